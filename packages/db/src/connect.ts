@@ -1,0 +1,31 @@
+import postgres from 'postgres';
+
+export type Sql = postgres.Sql;
+
+export interface ConnectOptions {
+  /** Pool size. Lambdas use 1 (one connection per container); tools and tests a few. */
+  max?: number;
+  /** Receives NOTICE messages (a migration saying it skipped pg_cron, say). Silent when absent. */
+  onNotice?: (message: string) => void;
+  /** Name shown in pg_stat_activity, so a stuck connection can be traced to its owner. */
+  applicationName?: string;
+}
+
+/**
+ * Opens a postgres.js pool on a connection URL. Every part of datastore-pg connects through here, so
+ * connection defaults live in one place.
+ */
+export function connect(url: string, options: ConnectOptions = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 4,
+    onnotice: (notice) => options.onNotice?.(notice.message ?? ''),
+    connection: { application_name: options.applicationName ?? 'datastore-pg' },
+  });
+}
+
+/** The DATABASE_URL environment variable, or a clear error naming it. */
+export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const url = env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set: point it at a PostgreSQL database (postgres://user@host:port/db)');
+  return url;
+}

