@@ -62,8 +62,8 @@ begin
 end
 $$;
 
--- Purges every versioned table, committing after each batch. At most max_batches batches run in one
--- call, so a backlog is worked off over several runs instead of one long one. Must be CALLed outside an
+-- Purges every versioned table, committing after each batch. At most max_batches batches that delete
+-- something run in one call, so a backlog is worked off over several runs instead of one long one. Must be CALLed outside an
 -- explicit transaction block (it commits).
 create procedure versioning.purge(
   batch_size int default 1000,
@@ -89,7 +89,7 @@ begin
       exit when v_batches >= max_batches;
       v_deleted := versioning.purge_tombstones(v_base_table, batch_size);
       commit;
-      v_batches := v_batches + 1;
+      v_batches := v_batches + sign(v_deleted);
       tombstones_purged := tombstones_purged + v_deleted;
       exit when v_deleted < batch_size;
     end loop;
@@ -97,7 +97,7 @@ begin
       exit when v_batches >= max_batches;
       v_deleted := versioning.purge_delta(v_base_table, batch_size);
       commit;
-      v_batches := v_batches + 1;
+      v_batches := v_batches + sign(v_deleted);
       delta_rows_purged := delta_rows_purged + v_deleted;
       exit when v_deleted < batch_size;
     end loop;
