@@ -13,6 +13,7 @@ const REPO_ROOT = resolve(__dirname, '../../..');
 export interface RunningPostgres {
   /** Superuser URL of the server's `postgres` database. */
   url: string;
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -30,6 +31,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dirname(dataDir), { recursive: true, mode: 0o755 });
   writeFileSync(ownerFile, String(process.pid));
+  process.once('exit', () => rmSync(ownerFile, { force: true }));
 
   const port = await freePort();
   const password = randomBytes(18).toString('base64url');
@@ -64,6 +66,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   log(`embedded PostgreSQL 15 on 127.0.0.1:${port} (${dataDir})`);
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    dataDir,
     async stop() {
       await server.stop();
       rmSync(ownerFile, { force: true });
