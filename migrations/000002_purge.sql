@@ -75,6 +75,7 @@ language plpgsql
 as $$
 declare
   v_base_table regclass;
+  v_kind text;
   v_batches int := 0;
   v_deleted int;
 begin
@@ -85,21 +86,20 @@ begin
   for v_base_table in
     select m.base_table from versioning.models m join pg_class c on c.oid = m.base_table order by m.base_table::text
   loop
-    loop
-      exit when v_batches >= max_batches;
-      v_deleted := versioning.purge_tombstones(v_base_table, batch_size);
-      commit;
-      v_batches := v_batches + sign(v_deleted);
-      tombstones_purged := tombstones_purged + v_deleted;
-      exit when v_deleted < batch_size;
-    end loop;
-    loop
-      exit when v_batches >= max_batches;
-      v_deleted := versioning.purge_delta(v_base_table, batch_size);
-      commit;
-      v_batches := v_batches + sign(v_deleted);
-      delta_rows_purged := delta_rows_purged + v_deleted;
-      exit when v_deleted < batch_size;
+    foreach v_kind in array array['tombstones', 'delta'] loop
+      loop
+        exit when v_batches >= max_batches;
+        if v_kind = 'tombstones' then
+          v_deleted := versioning.purge_tombstones(v_base_table, batch_size);
+          tombstones_purged := tombstones_purged + v_deleted;
+        else
+          v_deleted := versioning.purge_delta(v_base_table, batch_size);
+          delta_rows_purged := delta_rows_purged + v_deleted;
+        end if;
+        commit;
+        v_batches := v_batches + sign(v_deleted);
+        exit when v_deleted < batch_size;
+      end loop;
     end loop;
   end loop;
 end
