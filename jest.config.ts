@@ -6,7 +6,12 @@ const config: Config = {
   testMatch: ['**/test/**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }],
+    // @middy/core 7 (and its @middy/util) ship only ES modules: compile it to CommonJS like our own code.
+    '^.+/@middy/(core|util)/.+\\.js$': ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  transformIgnorePatterns: ['/node_modules/(?!@middy/(core|util)/)'],
+  // Their package.json exports only an "import" condition, which Jest's CommonJS resolver does not take.
+  moduleNameMapper: { '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js' },
   // Starts (or reaches, via DATABASE_URL) PostgreSQL once and migrates a template database.
   globalSetup: '<rootDir>/packages/testing/src/global-setup.ts',
   globalTeardown: '<rootDir>/packages/testing/src/global-teardown.ts',

@@ -222,6 +222,8 @@ begin
   execute format('comment on table %s is %L', v_delta_table, format('datastore-pg: change journal of %s', base_table));
   execute format('create index if not exists %I on %s (_last_changed_at, seq)', v_table || '_last_changed_at_idx', v_delta_table);
   execute format('create index if not exists %I on %s (_ttl)', v_table || '_ttl_idx', v_delta_table);
+  -- Delta sync returns only the latest version of each item: "is there a newer change of this id?"
+  execute format('create index if not exists %I on %s (id, seq)', v_table || '_id_seq_idx', v_delta_table);
 
   insert into versioning.models as m (base_table, id_column, delta_table, base_table_ttl, delta_sync_table_ttl)
   values (base_table, id_column, v_delta_table, base_table_ttl, delta_sync_table_ttl)

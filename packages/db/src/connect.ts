@@ -1,6 +1,8 @@
 import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
+/** The sql of a transaction (sql.begin): the same tagged template, bound to one connection. */
+export type Tx = postgres.TransactionSql;
 
 export interface ConnectOptions {
   /** Pool size. Lambdas use 1 (one connection per container); tools and tests a few. */
@@ -20,6 +22,13 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     max: options.max ?? 4,
     onnotice: (notice) => options.onNotice?.(notice.message ?? ''),
     connection: { application_name: options.applicationName ?? 'datastore-pg' },
+    types: {
+      // int8 as a number, not a string: _version and _lastChangedAt (AWSTimestamp, ms) are numbers in the
+      // protocol and stay far below 2^53.
+      bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
+      // date as the 'YYYY-MM-DD' text AWSDate is, not a Date at local midnight.
+      date: { to: 1082, from: [1082], serialize: (value: string) => value, parse: (value: string) => value },
+    },
   });
 }
 

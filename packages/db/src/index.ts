@@ -1,1 +1,2 @@
-export { connect, databaseUrlFromEnv, type ConnectOptions, type Sql } from './connect';
+export { connect, databaseUrlFromEnv, type ConnectOptions, type Sql, type Tx } from './connect';
+export { sharedConnection, closeSharedConnection } from './shared';

@@ -1,0 +1,4 @@
+export { parseModels, SchemaError } from './parse';
+export { snakeCase, pluralName } from './naming';
+export { models } from './models.generated';
+export { SCALARS, type AuthRule, type ConflictHandler, type FieldMeta, type FieldType, type ModelMeta, type RelationMeta, type ScalarName } from './model';

@@ -1,0 +1,229 @@
+import {
+  Kind,
+  parse,
+  type ConstDirectiveNode,
+  type ConstValueNode,
+  type DocumentNode,
+  type EnumTypeDefinitionNode,
+  type FieldDefinitionNode,
+  type ObjectTypeDefinitionNode,
+  type TypeNode,
+} from 'graphql';
+import { SCALARS, type AuthRule, type ConflictHandler, type FieldMeta, type FieldType, type ModelMeta, type RelationMeta, type ScalarName } from './model';
+import { pluralName, snakeCase } from './naming';
+
+/** A schema this project cannot serve, with the type and field it is about. */
+export class SchemaError extends Error {
+  override name = 'SchemaError';
+}
+
+const MODEL_DIRECTIVES = new Set(['model', 'auth', 'conflict', 'refersTo']);
+const FIELD_DIRECTIVES = new Set(['refersTo', 'belongsTo', 'hasMany', 'hasOne']);
+const CONFLICT_HANDLERS: readonly ConflictHandler[] = ['OPTIMISTIC_CONCURRENCY', 'AUTOMERGE', 'CUSTOM'];
+
+/** Parses the @model dialect of schema.graphql into one ModelMeta per @model type. */
+export function parseModels(source: string): ModelMeta[] {
+  const document = parse(source);
+  const enums = new Map(enumDefinitions(document).map((e) => [e.name.value, e.values?.map((v) => v.name.value) ?? []]));
+  const types = document.definitions.filter((d): d is ObjectTypeDefinitionNode => d.kind === Kind.OBJECT_TYPE_DEFINITION);
+  const modelNames = new Set(types.filter((t) => directive(t.directives, 'model')).map((t) => t.name.value));
+  return types.filter((t) => modelNames.has(t.name.value)).map((type) => parseModel(type, enums, modelNames));
+}
+
+function enumDefinitions(document: DocumentNode): EnumTypeDefinitionNode[] {
+  return document.definitions.filter((d): d is EnumTypeDefinitionNode => d.kind === Kind.ENUM_TYPE_DEFINITION);
+}
+
+function parseModel(type: ObjectTypeDefinitionNode, enums: Map<string, string[]>, modelNames: Set<string>): ModelMeta {
+  const name = type.name.value;
+  for (const d of type.directives ?? []) {
+    if (!MODEL_DIRECTIVES.has(d.name.value)) throw new SchemaError(`${name}: directive @${d.name.value} is not supported`);
+  }
+  const fields: FieldMeta[] = [];
+  const relations: RelationMeta[] = [];
+  for (const field of type.fields ?? []) {
+    const relation = parseRelation(name, field, modelNames);
+    if (relation) relations.push(relation);
+    else fields.push(parseField(name, field, enums));
+  }
+  if (!fields.some((f) => f.name === 'id' && f.type.kind === 'scalar' && f.type.name === 'ID' && f.required && !f.list)) {
+    throw new SchemaError(`${name}: a DataStore model needs an "id: ID!" field`);
+  }
+  for (const relation of relations.filter((r) => r.kind === 'belongsTo')) {
+    for (const ref of relation.references) {
+      if (!fields.some((f) => f.name === ref)) throw new SchemaError(`${name}.${relation.name}: references field ${ref}, which ${name} does not declare`);
+    }
+  }
+
+  const auth = parseAuth(name, directive(type.directives, 'auth'));
+  for (const rule of auth) {
+    if (rule.allow === 'owner' && !fields.some((f) => f.name === rule.ownerField)) {
+      // Amplify adds the owner field implicitly when the type does not declare it.
+      fields.push({ name: rule.ownerField, column: snakeCase(rule.ownerField), type: { kind: 'scalar', name: 'String' }, required: false, list: false, readOnly: false });
+    }
+  }
+  fields.push(...timestampFields(name, directive(type.directives, 'model'), fields));
+
+  return {
+    name,
+    pluralName: pluralName(name),
+    table: refersTo(type.directives) ?? snakeCase(pluralName(name)),
+    fields,
+    relations,
+    auth,
+    conflictHandler: parseConflictHandler(name, directive(type.directives, 'conflict')),
+  };
+}
+
+function parseField(model: string, field: FieldDefinitionNode, enums: Map<string, string[]>): FieldMeta {
+  const where = `${model}.${field.name.value}`;
+  for (const d of field.directives ?? []) {
+    if (d.name.value !== 'refersTo') throw new SchemaError(`${where}: directive @${d.name.value} is not supported on a scalar field`);
+  }
+  const { named, required, list } = unwrap(field.type);
+  let type: FieldType;
+  if ((SCALARS as readonly string[]).includes(named)) type = { kind: 'scalar', name: named as ScalarName };
+  else if (enums.has(named)) type = { kind: 'enum', name: named, values: enums.get(named)! };
+  else throw new SchemaError(`${where}: type ${named} is not a scalar, an enum or a @model`);
+  const readOnly = field.name.value === 'createdAt' || field.name.value === 'updatedAt';
+  return { name: field.name.value, column: refersTo(field.directives) ?? snakeCase(field.name.value), type, required, list, readOnly };
+}
+
+function parseRelation(model: string, field: FieldDefinitionNode, modelNames: Set<string>): RelationMeta | undefined {
+  const { named } = unwrap(field.type);
+  if (!modelNames.has(named)) return undefined;
+  const where = `${model}.${field.name.value}`;
+  const relationDirectives = (field.directives ?? []).filter((d) => ['belongsTo', 'hasMany', 'hasOne'].includes(d.name.value));
+  const [relation] = relationDirectives;
+  if (!relation || relationDirectives.length > 1) throw new SchemaError(`${where}: a field of @model type ${named} needs exactly one of @belongsTo, @hasMany, @hasOne`);
+  for (const d of field.directives ?? []) {
+    if (!FIELD_DIRECTIVES.has(d.name.value)) throw new SchemaError(`${where}: directive @${d.name.value} is not supported`);
+  }
+  const references = argument(relation, 'references');
+  if (references?.kind !== Kind.LIST || references.values.some((v) => v.kind !== Kind.STRING)) {
+    throw new SchemaError(`${where}: @${relation.name.value} needs references: ["<field>"]`);
+  }
+  return {
+    name: field.name.value,
+    kind: relation.name.value as RelationMeta['kind'],
+    model: named,
+    references: references.values.map((v) => (v as { value: string }).value),
+  };
+}
+
+function parseAuth(model: string, auth: ConstDirectiveNode | undefined): AuthRule[] {
+  const rules = auth && argument(auth, 'rules');
+  if (!rules || rules.kind !== Kind.LIST || rules.values.length === 0) {
+    throw new SchemaError(`${model}: needs @auth(rules: [...]); a model without rules would be open to anyone`);
+  }
+  return rules.values.map((node) => {
+    const rule = objectValue(model, node);
+    const allow = rule.allow;
+    const provider = rule.provider;
+    for (const key of Object.keys(rule)) {
+      if (!['allow', 'provider', 'ownerField', 'identityClaim', 'groups'].includes(key)) throw new SchemaError(`${model}: @auth rule argument ${key} is not supported`);
+    }
+    switch (allow) {
+      case 'owner':
+        if (provider !== undefined && provider !== 'userPools') throw new SchemaError(`${model}: owner rules need provider userPools`);
+        return { allow, provider: 'userPools', ownerField: stringOr(rule.ownerField, 'owner'), identityClaim: stringOr(rule.identityClaim, 'username') };
+      case 'groups': {
+        const groups = rule.groups;
+        if (!Array.isArray(groups) || groups.length === 0 || groups.some((g) => typeof g !== 'string')) throw new SchemaError(`${model}: a groups rule needs groups: ["..."]`);
+        return { allow, provider: 'userPools', groups: groups as string[] };
+      }
+      case 'private':
+        if (provider !== undefined && provider !== 'userPools' && provider !== 'iam') throw new SchemaError(`${model}: private rules take provider userPools or iam`);
+        return { allow, provider: (provider ?? 'userPools') as 'userPools' | 'iam' };
+      case 'public':
+        if (provider !== undefined && provider !== 'apiKey' && provider !== 'iam') throw new SchemaError(`${model}: public rules take provider apiKey or iam`);
+        return { allow, provider: (provider ?? 'apiKey') as 'apiKey' | 'iam' };
+      default:
+        throw new SchemaError(`${model}: @auth allow: ${String(allow)} is not supported (owner, groups, private, public)`);
+    }
+  });
+}
+
+function timestampFields(model: string, modelDirective: ConstDirectiveNode | undefined, declared: FieldMeta[]): FieldMeta[] {
+  const timestamps = modelDirective && argument(modelDirective, 'timestamps');
+  if (timestamps?.kind === Kind.NULL) return [];
+  const names = timestamps ? objectValue(model, timestamps) : {};
+  return (['createdAt', 'updatedAt'] as const).flatMap((key) => {
+    const name = stringOr(names[key], key);
+    const existing = declared.find((f) => f.name === name);
+    if (existing) {
+      existing.readOnly = true;
+      return [];
+    }
+    return [{ name, column: snakeCase(key), type: { kind: 'scalar', name: 'AWSDateTime' }, required: true, list: false, readOnly: true } satisfies FieldMeta];
+  });
+}
+
+function parseConflictHandler(model: string, conflict: ConstDirectiveNode | undefined): ConflictHandler {
+  if (!conflict) return 'OPTIMISTIC_CONCURRENCY';
+  const handler = argument(conflict, 'handler');
+  const value = handler?.kind === Kind.ENUM ? handler.value : undefined;
+  if (!value || !(CONFLICT_HANDLERS as readonly string[]).includes(value)) {
+    throw new SchemaError(`${model}: @conflict(handler:) must be one of ${CONFLICT_HANDLERS.join(', ')}`);
+  }
+  return value as ConflictHandler;
+}
+
+function unwrap(type: TypeNode): { named: string; required: boolean; list: boolean } {
+  const required = type.kind === Kind.NON_NULL_TYPE;
+  const inner = type.kind === Kind.NON_NULL_TYPE ? type.type : type;
+  if (inner.kind === Kind.LIST_TYPE) {
+    const element = inner.type.kind === Kind.NON_NULL_TYPE ? inner.type.type : inner.type;
+    if (element.kind !== Kind.NAMED_TYPE) throw new SchemaError('nested lists are not supported');
+    return { named: element.name.value, required, list: true };
+  }
+  return { named: inner.name.value, required, list: false };
+}
+
+function directive(directives: readonly ConstDirectiveNode[] | undefined, name: string): ConstDirectiveNode | undefined {
+  return directives?.find((d) => d.name.value === name);
+}
+
+function argument(node: ConstDirectiveNode, name: string): ConstValueNode | undefined {
+  return node.arguments?.find((a) => a.name.value === name)?.value;
+}
+
+function refersTo(directives: readonly ConstDirectiveNode[] | undefined): string | undefined {
+  const d = directive(directives, 'refersTo');
+  if (!d) return undefined;
+  const name = argument(d, 'name');
+  if (name?.kind !== Kind.STRING || !/^[a-z_][a-z0-9_]*$/.test(name.value)) {
+    throw new SchemaError('@refersTo(name:) needs a lower-case SQL identifier');
+  }
+  return name.value;
+}
+
+type Plain = string | boolean | null | Plain[] | { [key: string]: Plain };
+
+function plain(node: ConstValueNode): Plain {
+  switch (node.kind) {
+    case Kind.STRING:
+    case Kind.ENUM:
+      return node.value;
+    case Kind.BOOLEAN:
+      return node.value;
+    case Kind.NULL:
+      return null;
+    case Kind.LIST:
+      return node.values.map(plain);
+    case Kind.OBJECT:
+      return Object.fromEntries(node.fields.map((f) => [f.name.value, plain(f.value)]));
+    default:
+      throw new SchemaError(`unexpected ${node.kind} in a directive argument`);
+  }
+}
+
+function objectValue(model: string, node: ConstValueNode): Record<string, Plain> {
+  const value = plain(node);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SchemaError(`${model}: expected an object in a directive argument`);
+  return value;
+}
+
+function stringOr(value: Plain | undefined, fallback: string): string {
+  return typeof value === 'string' ? value : fallback;
+}

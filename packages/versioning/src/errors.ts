@@ -1,0 +1,84 @@
+// Errors are values with stable codes. The code is the AppSync errorType a client sees; the message is
+// written for the client and never holds SQL, stack traces or row contents of other users.
+
+export const ErrorCode = {
+  /** The write was based on a stale _version (or hit a tombstone or an existing id); data = the server's item. DataStore's conflict handler takes it from here. */
+  ConflictUnhandled: 'ConflictUnhandled',
+  /** The caller may not read or write this item or model. DataStore drops the mutation, or ends the model's sync. */
+  Unauthorized: 'Unauthorized',
+  /** The input is malformed: unknown field, wrong type, missing or null required value, bad id, bad filter, bad limit. Nothing was changed. */
+  ValidationError: 'ValidationError',
+  /** nextToken was altered, truncated, or belongs to another model, filter or sync. Restart the sync without it. */
+  InvalidNextToken: 'InvalidNextToken',
+  /** No item has that id. */
+  NotFound: 'NotFound',
+  /** The mutation's condition did not hold; data = the server's item. Nothing was changed. */
+  ConditionalCheckFailed: 'ConditionalCheckFailed',
+  /** A transient failure (connection lost, deadlock, serialization failure, timeout). Nothing was changed; retry. */
+  Unavailable: 'Unavailable',
+  /** An unexpected failure, logged on the server. */
+  InternalError: 'InternalError',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class DataStoreError extends Error {
+  override name = 'DataStoreError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly options: { data?: unknown; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+  }
+
+  get data(): unknown {
+    return this.options.data ?? null;
+  }
+
+  get retryable(): boolean {
+    return this.code === ErrorCode.Unavailable;
+  }
+}
+
+export const invalid = (message: string) => new DataStoreError(ErrorCode.ValidationError, message);
+
+/** Postgres SQLSTATEs by name (never by message text) and what each means to a client. */
+const SQLSTATE: Record<string, [ErrorCode, string]> = {
+  '23502': [ErrorCode.ValidationError, 'a required value is missing'], // not_null_violation
+  '23503': [ErrorCode.ValidationError, 'a referenced item does not exist'], // foreign_key_violation
+  '23505': [ErrorCode.ValidationError, 'a value that must be unique is already taken'], // unique_violation
+  '23514': [ErrorCode.ValidationError, 'a value is out of its allowed range'], // check_violation
+  '22001': [ErrorCode.ValidationError, 'a value is too long'], // string_data_right_truncation
+  '22003': [ErrorCode.ValidationError, 'a number is out of range'], // numeric_value_out_of_range
+  '22007': [ErrorCode.ValidationError, 'a date or time has the wrong format'], // invalid_datetime_format
+  '22008': [ErrorCode.ValidationError, 'a date or time is out of range'], // datetime_field_overflow
+  '22P02': [ErrorCode.ValidationError, 'a value has the wrong format'], // invalid_text_representation
+  '40001': [ErrorCode.Unavailable, 'the write collided with another; retry'], // serialization_failure
+  '40P01': [ErrorCode.Unavailable, 'the write collided with another; retry'], // deadlock_detected
+  '55P03': [ErrorCode.Unavailable, 'the item is locked by another write; retry'], // lock_not_available
+  '57014': [ErrorCode.Unavailable, 'the database took too long; retry'], // query_canceled (statement_timeout)
+  '57P01': [ErrorCode.Unavailable, 'the database is restarting; retry'], // admin_shutdown
+  '57P02': [ErrorCode.Unavailable, 'the database is restarting; retry'], // crash_shutdown
+  '57P03': [ErrorCode.Unavailable, 'the database is starting; retry'], // cannot_connect_now
+  '53300': [ErrorCode.Unavailable, 'the database has too many connections; retry'], // too_many_connections
+};
+
+/** Driver-level failures of postgres.js and Node's sockets: the request never completed. */
+const CONNECTION_FAILURES = new Set([
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT',
+]);
+
+/** Any thrown value as a DataStoreError a client may see. */
+export function toDataStoreError(error: unknown): DataStoreError {
+  if (error instanceof DataStoreError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    const known = SQLSTATE[code];
+    if (known) return new DataStoreError(known[0], known[1], { cause: error });
+    if (code.startsWith('08') || CONNECTION_FAILURES.has(code)) {
+      return new DataStoreError(ErrorCode.Unavailable, 'the database connection failed; retry', { cause: error });
+    }
+  }
+  return new DataStoreError(ErrorCode.InternalError, 'internal error', { cause: error });
+}

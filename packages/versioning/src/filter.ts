@@ -1,0 +1,113 @@
+// Selective sync and conditions: a ModelXFilterInput / ModelXConditionInput becomes a parameterized SQL
+// predicate over alias t. Field names are looked up in the model (never used as SQL), operators come
+// from a fixed table, every operand is checked against its field's type and bound as a parameter.
+import type { FieldMeta } from '@datastore-pg/schema/models';
+import { invalid } from './errors';
+import { columnOf, type ModelRuntime } from './runtime';
+import { bind, joinFragments, type Fragment } from './sql-values';
+import { scalarValue } from './values';
+
+/** Limits that keep a filter from becoming a denial of service. */
+export const MAX_FILTER_DEPTH = 8;
+export const MAX_FILTER_CONDITIONS = 100;
+
+const STRING_TYPES = new Set(['ID', 'String', 'AWSEmail', 'AWSURL', 'AWSPhone', 'AWSIPAddress', 'AWSDate', 'AWSTime', 'AWSDateTime']);
+
+export function compileFilter(runtime: ModelRuntime, filter: unknown): Fragment {
+  const { sql } = runtime;
+  if (filter === null || filter === undefined) return sql`true`;
+  const budget = { conditions: 0 };
+  return compileGroup(runtime, filter, 1, budget);
+}
+
+function compileGroup(runtime: ModelRuntime, filter: unknown, depth: number, budget: { conditions: number }): Fragment {
+  const { sql } = runtime;
+  if (depth > MAX_FILTER_DEPTH) throw invalid(`filter is nested deeper than ${MAX_FILTER_DEPTH} levels`);
+  if (!isObject(filter)) throw invalid('filter must be an object');
+  const parts: Fragment[] = [];
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === 'and' || key === 'or') {
+      if (!Array.isArray(value) || value.length === 0) throw invalid(`filter.${key} must be a non-empty list`);
+      const groups = value.map((v) => compileGroup(runtime, v, depth + 1, budget));
+      parts.push(sql`(${joinFragments(sql, groups, key === 'and' ? sql`and` : sql`or`, sql`true`)})`);
+    } else if (key === 'not') {
+      parts.push(sql`not coalesce((${compileGroup(runtime, value, depth + 1, budget)}), false)`);
+    } else {
+      const field = runtime.fields.get(key);
+      if (!field || field.readOnly) throw invalid(`filter names an unknown field`);
+      if (!isObject(value)) throw invalid(`filter.${key} must be an object of operators`);
+      for (const [op, operand] of Object.entries(value)) {
+        if (++budget.conditions > MAX_FILTER_CONDITIONS) throw invalid(`filter has more than ${MAX_FILTER_CONDITIONS} conditions`);
+        parts.push(compileCondition(runtime, field, op, operand));
+      }
+    }
+  }
+  return joinFragments(sql, parts, sql`and`, sql`true`);
+}
+
+function compileCondition(runtime: ModelRuntime, field: FieldMeta, op: string, operand: unknown): Fragment {
+  const { sql } = runtime;
+  const column = columnOf(runtime, field);
+  const col = sql`t.${sql(field.column)}`;
+  const element = { ...field, list: false, required: false };
+  const value = (v: unknown) => {
+    if (v === null || v === undefined) throw invalid(`filter.${field.name}.${op} needs a value`);
+    return bind(sql, { ...column, isArray: false }, scalarValue(element, column, v));
+  };
+  const textual = field.type.kind === 'enum' || STRING_TYPES.has(field.type.name);
+  switch (op) {
+    case 'eq':
+      if (operand === null) return sql`${col} is null`;
+      return field.list ? sql`${col} = ${bind(sql, column, listOperand(runtime, field, operand))}` : sql`${col} = ${value(operand)}`;
+    case 'ne':
+      if (operand === null) return sql`${col} is not null`;
+      return field.list ? sql`${col} is distinct from ${bind(sql, column, listOperand(runtime, field, operand))}` : sql`${col} is distinct from ${value(operand)}`;
+    case 'gt':
+    case 'ge':
+    case 'lt':
+    case 'le': {
+      if (field.list || field.type.kind === 'enum' || field.type.name === 'Boolean') throw unsupported(field, op);
+      const operator = { gt: sql`>`, ge: sql`>=`, lt: sql`<`, le: sql`<=` }[op];
+      return sql`${col} ${operator} ${value(operand)}`;
+    }
+    case 'between': {
+      if (field.list || field.type.kind === 'enum' || field.type.name === 'Boolean') throw unsupported(field, op);
+      if (!Array.isArray(operand) || operand.length !== 2) throw invalid(`filter.${field.name}.between needs [low, high]`);
+      return sql`${col} between ${value(operand[0])} and ${value(operand[1])}`;
+    }
+    case 'beginsWith':
+      if (field.list || !textual) throw unsupported(field, op);
+      return sql`starts_with(${col}::text, ${stringOperand(field, op, operand)})`;
+    case 'contains':
+    case 'notContains': {
+      let test: Fragment;
+      if (field.list) test = sql`${value(operand)} = any(${col})`;
+      else if (textual) test = sql`strpos(${col}::text, ${stringOperand(field, op, operand)}) > 0`;
+      else throw unsupported(field, op);
+      return op === 'contains' ? sql`coalesce(${test}, false)` : sql`not coalesce(${test}, false)`;
+    }
+    case 'attributeExists':
+      if (typeof operand !== 'boolean') throw invalid(`filter.${field.name}.attributeExists must be true or false`);
+      return operand ? sql`${col} is not null` : sql`${col} is null`;
+    default:
+      throw unsupported(field, op);
+  }
+}
+
+function listOperand(runtime: ModelRuntime, field: FieldMeta, operand: unknown): unknown {
+  if (!Array.isArray(operand)) throw invalid(`filter.${field.name} compares with a list`);
+  return operand.map((v) => scalarValue(field, columnOf(runtime, field), v));
+}
+
+function stringOperand(field: FieldMeta, op: string, operand: unknown): string {
+  if (typeof operand !== 'string' || operand.length > 1000) throw invalid(`filter.${field.name}.${op} needs a string`);
+  return operand;
+}
+
+function unsupported(field: FieldMeta, op: string) {
+  return invalid(`filter operator ${JSON.stringify(op).slice(0, 40)} is not supported on ${field.name}`);
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

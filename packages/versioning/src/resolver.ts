@@ -1,0 +1,66 @@
+// One model's resolver: the AppSync direct Lambda event in, { data } out. Errors are thrown as
+// DataStoreError and turned into the envelope by the errorEnvelope middleware.
+import { sharedConnection, type Sql } from '@datastore-pg/db';
+import type { ModelMeta } from '@datastore-pg/schema/models';
+import { accessOf, callerOf } from './auth';
+import type { ResolveConflict } from './conflict';
+import { DataStoreError, ErrorCode } from './errors';
+import type { AppSyncEvent } from './event';
+import { create, get, remove, update } from './mutations';
+import { loadModelRuntime, type ModelRuntime } from './runtime';
+import { sync } from './sync';
+
+export interface ModelHooks {
+  /** Required for, and only for, models declared @conflict(handler: CUSTOM). */
+  resolveConflict?: ResolveConflict;
+}
+
+export interface ResolverOptions {
+  /** The database; by default the container's shared connection (DATABASE_URL). */
+  connection?: () => Sql;
+}
+
+export type Resolver = (event: AppSyncEvent) => Promise<{ data: unknown }>;
+
+export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options: ResolverOptions = {}): Resolver {
+  if ((model.conflictHandler === 'CUSTOM') !== Boolean(hooks.resolveConflict)) {
+    throw new Error(model.conflictHandler === 'CUSTOM'
+      ? `${model.name} is declared @conflict(handler: CUSTOM): its handler must pass a resolveConflict hook`
+      : `${model.name} passes a resolveConflict hook but is not declared @conflict(handler: CUSTOM)`);
+  }
+  const connection = options.connection ?? sharedConnection;
+  // Loaded on the first request (not at import, so a cold start without a database still answers
+  // with a clear error), then kept for the container's life; a failed load is retried.
+  let runtime: Promise<ModelRuntime> | undefined;
+  const loadRuntime = () => {
+    runtime ??= loadModelRuntime(connection(), model).catch((error: unknown) => {
+      runtime = undefined;
+      throw error;
+    });
+    return runtime;
+  };
+
+  return async (event) => {
+    const rt = await loadRuntime();
+    const caller = callerOf(event.identity);
+    const access = accessOf(model, caller);
+    const args = event.arguments ?? {};
+    const ctx = { runtime: rt, caller, access, resolveConflict: hooks.resolveConflict };
+    switch (event.info.fieldName) {
+      case `sync${model.pluralName}`:
+        return { data: await sync(rt, access, args) };
+      case `get${model.name}`:
+        return { data: await get(rt, access, args) };
+      case `create${model.name}`:
+        return { data: await create(ctx, args) };
+      case `update${model.name}`:
+        return { data: await update(ctx, args) };
+      case `delete${model.name}`:
+        return { data: await remove(ctx, args) };
+      default:
+        throw new DataStoreError(ErrorCode.InternalError, 'internal error', {
+          cause: new Error(`${model.name}'s resolver was wired to field ${event.info.parentTypeName}.${event.info.fieldName}`),
+        });
+    }
+  };
+}

@@ -1,0 +1,64 @@
+// What a handler learns from the database once per container (cold start), not per request: the
+// columns behind the model's fields, checked against the schema, and the key that signs sync tokens.
+import type { Sql } from '@datastore-pg/db';
+import type { FieldMeta, ModelMeta } from '@datastore-pg/schema/models';
+import type { ColumnInfo } from './values';
+
+export interface ModelRuntime {
+  model: ModelMeta;
+  sql: Sql;
+  /** The field holding the DataStore id. */
+  idField: FieldMeta;
+  /** Every field by GraphQL name. */
+  fields: ReadonlyMap<string, FieldMeta>;
+  columns: ReadonlyMap<string, ColumnInfo>;
+  /** The table's journal (schema.name), from versioning.models. */
+  deltaTable: string;
+  tokenKey: string;
+}
+
+export class SchemaMismatchError extends Error {
+  override name = 'SchemaMismatchError';
+}
+
+export async function loadModelRuntime(sql: Sql, model: ModelMeta): Promise<ModelRuntime> {
+  const columns = await sql<{ column: string; type: string; is_array: boolean }[]>`
+    select a.attname as column,
+           coalesce(elem.typname, t.typname) as type,
+           elem.oid is not null as is_array
+      from pg_attribute a
+      join pg_type t on t.oid = a.atttypid
+      left join pg_type elem on elem.oid = t.typelem and t.typcategory = 'A'
+     where a.attrelid = to_regclass(${model.table}) and a.attnum > 0 and not a.attisdropped`;
+  if (columns.length === 0) throw new SchemaMismatchError(`${model.name}: table ${model.table} does not exist`);
+  const columnInfo = new Map(columns.map((c) => [c.column, { type: c.type, isArray: c.is_array }]));
+  for (const field of model.fields) {
+    if (!columnInfo.has(field.column)) throw new SchemaMismatchError(`${model.name}.${field.name}: table ${model.table} has no column ${field.column}`);
+  }
+
+  const [settings] = await sql<{ id_column: string; delta_table: string; token_key: string }[]>`
+    select m.id_column, n.nspname || '.' || c.relname as delta_table,
+           (select s.sync_token_key from versioning.settings s) as token_key
+      from versioning.models m
+      join pg_class c on c.oid = m.delta_table
+      join pg_namespace n on n.oid = c.relnamespace
+     where m.base_table = to_regclass(${model.table})`;
+  if (!settings) throw new SchemaMismatchError(`${model.name}: table ${model.table} is not versioned (select versioning.enable('${model.table}'))`);
+  const idField = model.fields.find((f) => f.name === 'id')!;
+  if (idField.column !== settings.id_column) {
+    throw new SchemaMismatchError(`${model.name}.id maps to column ${idField.column}, but ${model.table} is versioned with id column ${settings.id_column}`);
+  }
+  return {
+    model,
+    sql,
+    idField,
+    fields: new Map(model.fields.map((f) => [f.name, f])),
+    columns: columnInfo,
+    deltaTable: settings.delta_table,
+    tokenKey: settings.token_key,
+  };
+}
+
+export function columnOf(runtime: ModelRuntime, field: FieldMeta): ColumnInfo {
+  return runtime.columns.get(field.column)!;
+}

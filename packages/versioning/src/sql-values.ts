@@ -1,0 +1,20 @@
+import type { Sql } from '@datastore-pg/db';
+import type postgres from 'postgres';
+import type { ColumnInfo } from './values';
+
+export type Fragment = postgres.Fragment;
+
+/** A checked value as a bound parameter (never text in the query), wrapped for its column's type. */
+export function bind(sql: Sql, column: ColumnInfo, value: unknown): Fragment {
+  if (value === null) return sql`null`;
+  if (column.type === 'jsonb' || column.type === 'json') return sql`${sql.json(value as postgres.JSONValue)}`;
+  if (column.isArray) return sql`${sql.array(value as postgres.SerializableParameter[])}`;
+  return sql`${value as postgres.SerializableParameter}`;
+}
+
+/** Fragments joined by a separator fragment: join([a, b, c], sql`and`) -> a and b and c. */
+export function joinFragments(sql: Sql, fragments: readonly Fragment[], separator: Fragment, empty: Fragment = sql``): Fragment {
+  const [first, ...rest] = fragments;
+  if (!first) return empty;
+  return rest.reduce((joined, next) => sql`${joined} ${separator} ${next}`, first);
+}

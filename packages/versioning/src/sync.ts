@@ -1,0 +1,130 @@
+// sync<Model>s(filter, limit, nextToken, lastSync) -> { items, nextToken, startedAt }
+//
+// A sync reads one window of changes, fixed on its first page: (lastSync, watermark], where the watermark
+// (versioning.sync_watermark, design.md §4) lies below every transaction still open, so no change that
+// commits late can fall behind a window already returned. Three ways to read it:
+//   full   lastSync 0 or absent: every row (tombstones included), keyset on id
+//   delta  lastSync recent enough that the delta table still holds every change since: the latest
+//          journaled version of each item changed in the window, keyset on (stamp, seq)
+//   base   lastSync older than that: base rows changed in the window, keyset on (stamp, id)
+import type { Access } from './auth';
+import { compileFilter } from './filter';
+import { invalid } from './errors';
+import { itemColumns, toItem, type Item, type Row } from './items';
+import type { ModelRuntime } from './runtime';
+import { scopeHash, signToken, verifyToken, type SyncCursor, type SyncMode } from './token';
+import type { Fragment } from './sql-values';
+
+export const DEFAULT_SYNC_LIMIT = 100;
+export const MAX_SYNC_LIMIT = 1000;
+
+/**
+ * How long before its TTL a change is no longer trusted to be in the delta table: a sync takes many
+ * pages, and purge must not remove a change between the decision and the page that reads it.
+ */
+const DELTA_SAFETY_MARGIN_MS = 5 * 60_000;
+
+export interface SyncArgs {
+  filter?: unknown;
+  limit?: unknown;
+  nextToken?: unknown;
+  lastSync?: unknown;
+}
+
+export interface SyncResult {
+  items: Item[];
+  nextToken: string | null;
+  startedAt: number;
+}
+
+export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs): Promise<SyncResult> {
+  const limit = syncLimit(args.limit);
+  const lastSync = syncLastSync(args.lastSync);
+  const filter = compileFilter(runtime, args.filter);
+  const scope = scopeHash([args.filter ?? null, access]);
+
+  const cursor = args.nextToken === null || args.nextToken === undefined
+    ? await firstPage(runtime, lastSync, scope)
+    : verifyToken(args.nextToken, runtime.tokenKey, { model: runtime.model.name, scope });
+  if (cursor.lastSync !== lastSync) throw invalid('lastSync differs from the one this nextToken was issued for');
+
+  const rows = await readPage(runtime, cursor, access, filter, limit);
+  const items = rows.map((row) => toItem(runtime, row));
+  const last = rows.at(-1);
+  const nextToken = rows.length === limit && last ? signToken({ ...cursor, after: keyOf(runtime, cursor.mode, last) }, runtime.tokenKey) : null;
+  return { items, nextToken, startedAt: cursor.startedAt };
+}
+
+function syncLimit(limit: unknown): number {
+  if (limit === null || limit === undefined) return DEFAULT_SYNC_LIMIT;
+  if (!Number.isInteger(limit) || (limit as number) < 1) throw invalid('limit must be a positive integer');
+  return Math.min(limit as number, MAX_SYNC_LIMIT);
+}
+
+function syncLastSync(lastSync: unknown): number {
+  if (lastSync === null || lastSync === undefined) return 0;
+  if (!Number.isSafeInteger(lastSync) || (lastSync as number) < 0) throw invalid('lastSync must be a timestamp in milliseconds');
+  return lastSync as number;
+}
+
+/** Fixes the window: the watermark, and which table can answer it. */
+async function firstPage(runtime: ModelRuntime, lastSync: number, scope: string): Promise<SyncCursor> {
+  const { sql, model } = runtime;
+  const [state] = await sql<{ watermark: number; now: number; delta_ttl_ms: number }[]>`
+    select versioning.sync_watermark() as watermark,
+           floor(extract(epoch from clock_timestamp()) * 1000)::float8 as now,
+           (extract(epoch from m.delta_sync_table_ttl) * 1000)::float8 as delta_ttl_ms
+      from versioning.models m where m.base_table = to_regclass(${model.table})`;
+  const { watermark, now, delta_ttl_ms: deltaTtlMs } = state!;
+  let mode: SyncMode = 'full';
+  if (lastSync > 0) {
+    const deltaHorizon = now - deltaTtlMs + Math.min(DELTA_SAFETY_MARGIN_MS, deltaTtlMs / 2);
+    mode = lastSync >= deltaHorizon ? 'delta' : 'base';
+  }
+  // A window never goes backwards: a lastSync ahead of the watermark (a long transaction holding it back)
+  // yields an empty window and keeps the client's lastSync.
+  return { model: model.name, mode, lastSync, startedAt: Math.max(watermark, lastSync), scope, after: [] };
+}
+
+function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, filter: Fragment, limit: number): Promise<Row[]> {
+  const { sql, model, idField } = runtime;
+  const id = sql`t.${sql(idField.column)}`;
+  const owner = access.scope === 'owner' ? sql`t.${sql(runtime.fields.get(access.ownerField)!.column)} = ${access.owner}` : sql`true`;
+  const [a, b] = cursor.after;
+  const window = sql`t._last_changed_at > ${cursor.lastSync} and t._last_changed_at <= ${cursor.startedAt}`;
+
+  switch (cursor.mode) {
+    case 'full':
+      return sql<Row[]>`
+        select ${itemColumns(runtime)} from ${sql(model.table)} t
+         where ${owner} and (${filter}) ${a === undefined ? sql`` : sql`and ${id} > ${a}`}
+         order by ${id} limit ${limit}`;
+    case 'base':
+      return sql<Row[]>`
+        select ${itemColumns(runtime)} from ${sql(model.table)} t
+         where ${window} and ${owner} and (${filter})
+               ${a === undefined ? sql`` : sql`and (t._last_changed_at, ${id}) > (${a}, ${b!})`}
+         order by t._last_changed_at, ${id} limit ${limit}`;
+    case 'delta':
+      // The journal holds every version; a device needs only the latest one in the window. Its row
+      // image is turned back into a row of the table, so the same filter and columns apply.
+      return sql<Row[]>`
+        select ${itemColumns(runtime)}, d.seq as _delta_seq
+          from ${sql(runtime.deltaTable)} d
+          cross join lateral jsonb_populate_record(null::${sql(model.table)}, d.item) t
+         where d._last_changed_at > ${cursor.lastSync} and d._last_changed_at <= ${cursor.startedAt}
+           and not exists (select from ${sql(runtime.deltaTable)} newer
+                            where newer.id = d.id and newer.seq > d.seq and newer._last_changed_at <= ${cursor.startedAt})
+           and ${owner} and (${filter})
+           ${a === undefined ? sql`` : sql`and (d._last_changed_at, d.seq) > (${a}, ${b!})`}
+         order by d._last_changed_at, d.seq limit ${limit}`;
+  }
+}
+
+function keyOf(runtime: ModelRuntime, mode: SyncMode, row: Row): (string | number)[] {
+  const id = String(row[runtime.idField.column]);
+  const stamp = Number(row._last_changed_at);
+  if (mode === 'full') return [id];
+  if (mode === 'base') return [stamp, id];
+  return [stamp, Number(row._delta_seq)];
+}

@@ -1,0 +1,136 @@
+// Values at the boundary: client input is checked against the field's GraphQL type (and, for ids, the
+// column's type) before it can reach SQL; rows are decoded into GraphQL values in one place.
+import { isIP } from 'node:net';
+import type { FieldMeta, ScalarName } from '@datastore-pg/schema/models';
+import { invalid } from './errors';
+
+/** Longest string accepted in any field: AppSync's request limit is 1 MB, a row should not approach it. */
+export const MAX_STRING_LENGTH = 100_000;
+export const MAX_LIST_LENGTH = 1_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DATE = /^\d{4}-\d{2}-\d{2}(Z|[+-]\d{2}:\d{2}(:\d{2})?)?$/;
+const TIME = /^\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}(:\d{2})?)?$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}(:\d{2})?)$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const PHONE = /^\+?[0-9][0-9 ().-]{2,30}$/;
+const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
+
+/** What the database says about a column, read once per model (see ModelRuntime). */
+export interface ColumnInfo {
+  /** pg_type.typname: uuid, text, int4, float8, numeric, timestamptz, date, bool, jsonb, an enum's name ... */
+  type: string;
+  isArray: boolean;
+}
+
+export function isUuidColumn(column: ColumnInfo): boolean {
+  return column.type === 'uuid' && !column.isArray;
+}
+
+/**
+ * Checks one client value for a field and returns what to send to Postgres. Throws ValidationError
+ * naming the field; the value itself is not echoed back.
+ */
+export function inputValue(field: FieldMeta, column: ColumnInfo, value: unknown): unknown {
+  if (value === null || value === undefined) {
+    if (field.required) throw invalid(`${field.name} cannot be null`);
+    return null;
+  }
+  if (field.list) {
+    if (!Array.isArray(value)) throw invalid(`${field.name} must be a list`);
+    if (value.length > MAX_LIST_LENGTH) throw invalid(`${field.name} has more than ${MAX_LIST_LENGTH} elements`);
+    return value.map((element) => {
+      if (element === null) throw invalid(`${field.name} cannot contain null`);
+      return scalarValue(field, column, element);
+    });
+  }
+  return scalarValue(field, column, value);
+}
+
+/** One non-null value of the field's element type. */
+export function scalarValue(field: FieldMeta, column: ColumnInfo, value: unknown): unknown {
+  const wrong = (expected: string) => invalid(`${field.name} must be ${expected}`);
+  if (field.type.kind === 'enum') {
+    if (typeof value !== 'string' || !field.type.values.includes(value)) throw wrong(`one of ${field.type.values.join(', ')}`);
+    return value;
+  }
+  const scalar: ScalarName = field.type.name;
+  switch (scalar) {
+    case 'Int':
+      if (!Number.isInteger(value) || (value as number) < INT32.min || (value as number) > INT32.max) throw wrong('a 32-bit integer');
+      return value;
+    case 'AWSTimestamp':
+      if (!Number.isSafeInteger(value)) throw wrong('an integer timestamp');
+      return value;
+    case 'Float':
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw wrong('a finite number');
+      return value;
+    case 'Boolean':
+      if (typeof value !== 'boolean') throw wrong('true or false');
+      return value;
+    case 'AWSJSON': {
+      if (typeof value === 'string') {
+        checkLength(field, value);
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          throw wrong('a JSON string');
+        }
+      }
+      throw wrong('a JSON string');
+    }
+    default:
+      break;
+  }
+  if (typeof value !== 'string') throw wrong('a string');
+  checkLength(field, value);
+  const valid: Record<Exclude<ScalarName, 'Int' | 'AWSTimestamp' | 'Float' | 'Boolean' | 'AWSJSON'>, () => boolean> = {
+    ID: () => value.length > 0 && (!isUuidColumn(column) || UUID.test(value)),
+    String: () => true,
+    AWSDate: () => DATE.test(value) && !Number.isNaN(Date.parse(value.slice(0, 10))),
+    AWSTime: () => TIME.test(value),
+    AWSDateTime: () => DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)),
+    AWSEmail: () => EMAIL.test(value),
+    AWSURL: () => isUrl(value),
+    AWSPhone: () => PHONE.test(value),
+    AWSIPAddress: () => isIP(value.split('/')[0] ?? '') !== 0,
+  };
+  if (!valid[scalar]()) throw wrong(scalar === 'ID' && isUuidColumn(column) ? 'a UUID' : `a valid ${scalar}`);
+  return scalar === 'AWSDate' ? value.slice(0, 10) : value; // a date column keeps no offset
+}
+
+function checkLength(field: FieldMeta, value: string): void {
+  if (value.length > MAX_STRING_LENGTH) throw invalid(`${field.name} is longer than ${MAX_STRING_LENGTH} characters`);
+}
+
+function isUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/** A column value as the GraphQL value of its field. */
+export function outputValue(field: FieldMeta, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (field.list && Array.isArray(value)) return value.map((v) => outputScalar(field, v));
+  return outputScalar(field, value);
+}
+
+function outputScalar(field: FieldMeta, value: unknown): unknown {
+  if (field.type.kind === 'enum') return value;
+  switch (field.type.name) {
+    case 'AWSDateTime':
+      // AppSync's canonical form: UTC with milliseconds (2026-11-22T05:06:06.123Z).
+      return (value instanceof Date ? value : new Date(String(value))).toISOString();
+    case 'Int':
+    case 'Float':
+    case 'AWSTimestamp':
+      return typeof value === 'number' ? value : Number(value); // numeric and int8 columns arrive as text
+    case 'AWSJSON':
+      return JSON.stringify(value);
+    default:
+      return value instanceof Date ? value.toISOString() : value;
+  }
+}

@@ -1,0 +1,5 @@
+import middy from '@middy/core';
+import { models } from '@datastore-pg/schema/models';
+import { errorEnvelope, modelResolver, type AppSyncEvent, type Envelope } from '@datastore-pg/versioning';
+
+export const handler = middy<AppSyncEvent, Envelope>().use(errorEnvelope()).handler(modelResolver(models.Part));

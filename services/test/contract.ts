@@ -1,0 +1,178 @@
+// The contract every versioned model keeps, run once per model (contract.test.ts): a new model is
+// covered by one line there. Model-specific behaviour (conflict strategies, owner rules, filters) has
+// its own tests.
+import type { ModelMeta } from '@datastore-pg/schema/models';
+import type { TestDatabase } from '@datastore-pg/testing';
+import { invoke, ok, syncAll, type SyncPage } from './appsync';
+import { anotherValue, createItem, editableField, identityFor } from './fixtures';
+import { handlers } from './handlers';
+
+type Item = Record<string, unknown> & { id: string; _version: number; _deleted: boolean; _lastChangedAt: number };
+
+export function describeVersionedModel(model: ModelMeta, db: TestDatabase): void {
+  const handler = handlers[model.name]!;
+  const identity = identityFor(model);
+  const field = editableField(model);
+  const create = (overrides: Record<string, unknown> = {}) => createItem(model, identity, overrides) as Promise<Item>;
+  const update = (input: Record<string, unknown>) => invoke(handler, `update${model.name}`, { input, condition: null }, identity);
+  const remove = (input: Record<string, unknown>) => invoke(handler, `delete${model.name}`, { input, condition: null }, identity);
+  const get = (id: string) => ok<Item | null>(handler, `get${model.name}`, { id }, identity);
+
+  describe(`${model.name} (${model.table}, ${model.conflictHandler})`, () => {
+    test('create answers the item at version 1 with its metadata and timestamps', async () => {
+      const before = Date.now();
+      const item = await create();
+      expect(item).toMatchObject({ _version: 1, _deleted: false });
+      expect(item._lastChangedAt).toBeGreaterThanOrEqual(before - 1000);
+      if (model.fields.some((f) => f.name === 'createdAt')) expect(item.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(await get(item.id)).toEqual(item);
+    });
+
+    test('update changes only the fields sent and bumps the version', async () => {
+      const item = await create();
+      const value = anotherValue(field, item[field.name]);
+
+      const updated = await update({ id: item.id, _version: 1, [field.name]: value });
+
+      expect(updated).toEqual({ data: { ...item, [field.name]: value, _version: 2, _lastChangedAt: expect.any(Number), ...timestampsAfter(item) } });
+    });
+
+    if (model.conflictHandler === 'OPTIMISTIC_CONCURRENCY') {
+      test('a stale update answers ConflictUnhandled with the server item, and changes nothing', async () => {
+        const item = await create();
+        const current = (await update({ id: item.id, _version: 1, [field.name]: anotherValue(field, item[field.name]) })).data as Item;
+
+        const stale = await update({ id: item.id, _version: 1, [field.name]: anotherValue(field, current[field.name]) });
+
+        expect(stale).toEqual({ data: current, errorType: 'ConflictUnhandled', errorMessage: expect.any(String) });
+        expect(await get(item.id)).toEqual(current);
+      });
+    }
+
+    test('delete leaves a tombstone at the next version', async () => {
+      const item = await create();
+
+      const deleted = await remove({ id: item.id, _version: 1 });
+
+      expect(deleted).toEqual({ data: expect.objectContaining({ id: item.id, _version: 2, _deleted: true }) });
+      expect(await get(item.id)).toMatchObject({ _version: 2, _deleted: true });
+    });
+
+    if (model.conflictHandler !== 'CUSTOM') { // a custom hook decides: see the model's own tests
+      test('a stale delete answers ConflictUnhandled and deletes nothing', async () => {
+        const item = await create();
+        await update({ id: item.id, _version: 1, [field.name]: anotherValue(field, item[field.name]) });
+
+        const stale = await remove({ id: item.id, _version: 1 });
+
+        expect(stale).toMatchObject({ errorType: 'ConflictUnhandled', data: { id: item.id, _version: 2, _deleted: false } });
+        expect(await get(item.id)).toMatchObject({ _deleted: false });
+      });
+    }
+
+    test('creating an id that exists answers ConflictUnhandled with the existing item (a retried create converges)', async () => {
+      const item = await create();
+
+      const again = await invoke(handler, `create${model.name}`, { input: { ...stripServerFields(model, item) }, condition: null }, identity);
+
+      expect(again).toEqual({ data: item, errorType: 'ConflictUnhandled', errorMessage: expect.any(String) });
+    });
+
+    test('a full sync pages until nextToken is null; every page has the first page\'s startedAt', async () => {
+      const created: Item[] = [];
+      for (let i = 0; i < 7; i++) created.push(await create());
+
+      const { pages, items } = await syncAll(handler, model, { lastSync: 0, limit: 3 }, identity);
+
+      expect(pages.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(pages.map((p) => p.startedAt)).size).toBe(1);
+      expect(pages.slice(0, -1).every((p) => p.items.length === 3 && p.nextToken !== null)).toBe(true);
+      const ids = items.map((i) => i.id);
+      expect(new Set(ids).size).toBe(ids.length); // no item twice
+      expect(ids).toEqual(expect.arrayContaining(created.map((c) => c.id)));
+      expect(items.find((i) => i.id === created[0]!.id)).toEqual(created[0]);
+    });
+
+    test('a delta sync returns what changed since lastSync, latest version only, tombstones included', async () => {
+      // 1. a device syncs fully  2. one item is updated twice, one created, one deleted
+      // 3. the device's next sync (lastSync = startedAt) returns exactly those three, at their last version.
+      const [kept, edited, deleted] = [await create(), await create(), await create()];
+      const { startedAt } = await syncAll(handler, model, { lastSync: 0 }, identity);
+      const v2 = (await update({ id: edited.id, _version: 1, [field.name]: anotherValue(field, edited[field.name]) })).data as Item;
+      await update({ id: edited.id, _version: 2, [field.name]: anotherValue(field, v2[field.name]) });
+      const added = await create();
+      await remove({ id: deleted.id, _version: 1 });
+
+      const delta = await syncAll(handler, model, { lastSync: startedAt }, identity);
+
+      expect(delta.items.map((i) => [i.id, i._version, i._deleted]).sort()).toEqual(
+        [[edited.id, 3, false], [added.id, 1, false], [deleted.id, 2, true]].sort(),
+      );
+      expect(delta.items.some((i) => i.id === kept.id)).toBe(false);
+      expect(delta.startedAt).toBeGreaterThanOrEqual(startedAt);
+    });
+
+    test('an incremental base sync (lastSync older than the delta TTL) returns the same changes from the base table', async () => {
+      const { startedAt } = await syncAll(handler, model, { lastSync: 0 }, identity);
+      const item = await create();
+      // Make the delta table too short-lived to answer: the sync must fall back to the base table.
+      await db.sql`update versioning.models set delta_sync_table_ttl = '1 millisecond' where base_table = ${model.table}::regclass`;
+      try {
+        await db.sql`delete from ${db.sql(`versioning_delta.${model.table}`)} where id = ${item.id}`;
+        const { items } = await syncAll(handler, model, { lastSync: startedAt }, identity);
+        expect(items.map((i) => i.id)).toEqual([item.id]);
+      } finally {
+        await db.sql`update versioning.models set delta_sync_table_ttl = '30 minutes' where base_table = ${model.table}::regclass`;
+      }
+    });
+
+    test('a write made by plain SQL shows up in the next delta sync', async () => {
+      const item = await create();
+      const { startedAt } = await syncAll(handler, model, { lastSync: 0 }, identity);
+
+      await db.sql`update ${db.sql(model.table)} set _deleted = true where ${db.sql(model.fields.find((f) => f.name === 'id')!.column)} = ${item.id}`;
+
+      const { items } = await syncAll(handler, model, { lastSync: startedAt }, identity);
+      expect(items).toEqual([expect.objectContaining({ id: item.id, _version: 2, _deleted: true })]);
+    });
+
+    test('purged tombstones leave full syncs; the change is still in syncs while the tombstone lives', async () => {
+      const item = await create();
+      const { startedAt } = await syncAll(handler, model, { lastSync: 0 }, identity);
+      await db.sql`update versioning.models set base_table_ttl = '1 millisecond' where base_table = ${model.table}::regclass`;
+      try {
+        await remove({ id: item.id, _version: 1 });
+        expect((await syncAll(handler, model, { lastSync: startedAt }, identity)).items).toEqual([expect.objectContaining({ id: item.id, _deleted: true })]);
+        await new Promise((done) => setTimeout(done, 5));
+        await db.sql`call versioning.purge()`;
+        const full = await syncAll(handler, model, { lastSync: 0 }, identity);
+        expect(full.items.some((i) => i.id === item.id)).toBe(false);
+        expect(await get(item.id)).toBeNull();
+      } finally {
+        await db.sql`update versioning.models set base_table_ttl = '30 days' where base_table = ${model.table}::regclass`;
+      }
+    });
+
+    test('sync pages carry a tamper-evident token', async () => {
+      await create();
+      await create();
+      const first = await ok<SyncPage>(handler, `sync${model.pluralName}`, { filter: null, limit: 1, lastSync: 0, nextToken: null }, identity);
+      const token = first.nextToken!;
+      const tampered = token.slice(0, 10) + (token[10] === 'A' ? 'B' : 'A') + token.slice(11);
+
+      const result = await invoke(handler, `sync${model.pluralName}`, { filter: null, limit: 1, lastSync: 0, nextToken: tampered }, identity);
+
+      expect(result).toMatchObject({ data: null, errorType: 'InvalidNextToken' });
+    });
+  });
+}
+
+function stripServerFields(model: ModelMeta, item: Record<string, unknown>): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const field of model.fields) if (!field.readOnly && item[field.name] !== null) input[field.name] = item[field.name];
+  return input;
+}
+
+function timestampsAfter(item: Record<string, unknown>): Record<string, unknown> {
+  return 'updatedAt' in item ? { createdAt: item.createdAt, updatedAt: expect.any(String) } : {};
+}
