@@ -36,8 +36,11 @@ function enumDefinitions(document: DocumentNode): EnumTypeDefinitionNode[] {
 
 function parseModel(type: ObjectTypeDefinitionNode, enums: Map<string, string[]>, modelNames: Set<string>): ModelMeta {
   const name = type.name.value;
+  const seen = new Set<string>();
   for (const d of type.directives ?? []) {
     if (!MODEL_DIRECTIVES.has(d.name.value)) throw new SchemaError(`${name}: directive @${d.name.value} is not supported`);
+    if (seen.has(d.name.value)) throw new SchemaError(`${name}: directive @${d.name.value} appears twice`);
+    seen.add(d.name.value);
   }
   const fields: FieldMeta[] = [];
   const relations: RelationMeta[] = [];
