@@ -84,7 +84,7 @@ const cases: Case[] = [
   ['wrong operand type', 'syncSites', () => ({ lastSync: 0, filter: { latitude: { eq: 'x' } } }), 'ValidationError'],
   ['between with three bounds', 'syncSites', () => ({ lastSync: 0, filter: { latitude: { between: [1, 2, 3] } } }), 'ValidationError'],
   ['beginsWith on a number', 'syncSites', () => ({ lastSync: 0, filter: { latitude: { beginsWith: '1' } } }), 'ValidationError'],
-  ['filtering on metadata', 'syncSites', () => ({ lastSync: 0, filter: { _deleted: { eq: true } } }), 'ValidationError'],
+  ['filtering on _version', 'syncSites', () => ({ lastSync: 0, filter: { _version: { eq: 1 } } }), 'ValidationError'],
   ['filter nested 50 deep', 'syncSites', () => ({ lastSync: 0, filter: nested(50) }), 'ValidationError'],
   ['filter with 101 conditions', 'syncSites', () => ({ lastSync: 0, filter: { and: Array.from({ length: 101 }, () => ({ name: { eq: 'x' } })) } }), 'ValidationError'],
   ['filter not an object', 'syncSites', () => ({ lastSync: 0, filter: "name = 'x'" }), 'ValidationError'],

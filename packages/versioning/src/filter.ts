@@ -11,6 +11,9 @@ import { scalarValue } from './values';
 export const MAX_FILTER_DEPTH = 8;
 export const MAX_FILTER_CONDITIONS = 100;
 
+/** Amplify's filter inputs for DataStore-enabled models also take _deleted. */
+const DELETED: FieldMeta = { name: '_deleted', column: '_deleted', type: { kind: 'scalar', name: 'Boolean' }, required: false, list: false, readOnly: false };
+
 const STRING_TYPES = new Set(['ID', 'String', 'AWSEmail', 'AWSURL', 'AWSPhone', 'AWSIPAddress', 'AWSDate', 'AWSTime', 'AWSDateTime']);
 
 export function compileFilter(runtime: ModelRuntime, filter: unknown): Fragment {
@@ -33,8 +36,8 @@ function compileGroup(runtime: ModelRuntime, filter: unknown, depth: number, bud
     } else if (key === 'not') {
       parts.push(sql`not coalesce((${compileGroup(runtime, value, depth + 1, budget)}), false)`);
     } else {
-      const field = runtime.fields.get(key);
-      if (!field || field.readOnly) throw invalid(`filter names an unknown field`);
+      const field = key === DELETED.name ? DELETED : runtime.fields.get(key);
+      if (!field) throw invalid(`filter names an unknown field`);
       if (!isObject(value)) throw invalid(`filter.${key} must be an object of operators`);
       for (const [op, operand] of Object.entries(value)) {
         if (++budget.conditions > MAX_FILTER_CONDITIONS) throw invalid(`filter has more than ${MAX_FILTER_CONDITIONS} conditions`);
