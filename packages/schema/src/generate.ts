@@ -1,11 +1,14 @@
-// Generates models.generated.ts from schema.graphql: `npm run generate` (a test fails while it is stale).
+// Generates, from schema.graphql, the handlers' model metadata (models.generated.ts) and the AppSync
+// schema (appsync/schema.graphql): `npm run generate` (a test fails while either is stale).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { renderAppSyncSchema } from './appsync-sdl';
 import type { ModelMeta } from './model';
 import { parseModels } from './parse';
 
 export const SCHEMA_PATH = resolve(__dirname, '../../../schema.graphql');
 export const MODELS_PATH = resolve(__dirname, 'models.generated.ts');
+export const APPSYNC_SCHEMA_PATH = resolve(__dirname, '../../../appsync/schema.graphql');
 
 export function renderModels(models: readonly ModelMeta[]): string {
   const entries = models.map((m) => `  ${m.name}: ${JSON.stringify(m, null, 2).replace(/\n/g, '\n  ')},`);
@@ -27,5 +30,6 @@ export function readSchema(): string {
 if (require.main === module) {
   const models = parseModels(readSchema());
   writeFileSync(MODELS_PATH, renderModels(models));
-  console.log(`generated ${models.length} models into ${MODELS_PATH}`);
+  writeFileSync(APPSYNC_SCHEMA_PATH, renderAppSyncSchema(models));
+  console.log(`generated ${models.length} models into ${MODELS_PATH} and ${APPSYNC_SCHEMA_PATH}`);
 }

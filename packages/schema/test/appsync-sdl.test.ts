@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { buildSchema, parse, validate, type GraphQLSchema } from 'graphql';
+import { APPSYNC_DEFINITIONS, renderAppSyncSchema } from '../src/appsync-sdl';
+import { APPSYNC_SCHEMA_PATH, readSchema } from '../src/generate';
+import { parseModels } from '../src/parse';
+import type { ModelMeta } from '../src/model';
+
+const models = parseModels(readSchema());
+const sdl = renderAppSyncSchema(models);
+let schema: GraphQLSchema;
+
+beforeAll(() => {
+  schema = buildSchema(APPSYNC_DEFINITIONS + sdl);
+});
+
+test('appsync/schema.graphql is current (run `npm run generate` after editing schema.graphql)', () => {
+  expect(readFileSync(APPSYNC_SCHEMA_PATH, 'utf8')).toBe(sdl);
+});
+
+/** The operations as the DataStore client writes them (amplify-js datastore/src/sync/utils.ts buildGraphQLOperation). */
+function dataStoreOperations(model: ModelMeta): string[] {
+  const fields = [...model.fields.map((f) => f.name), '_version', '_lastChangedAt', '_deleted'].join('\n');
+  const owner = model.auth.some((r) => r.allow === 'owner');
+  const subscriptionArgs = owner ? '($filter: ModelSubscription{M}FilterInput, $owner: String)' : '($filter: ModelSubscription{M}FilterInput)';
+  const subscriptionCall = owner ? '(filter: $filter, owner: $owner)' : '(filter: $filter)';
+  return [
+    `query operation($limit: Int, $nextToken: String, $lastSync: AWSTimestamp, $filter: Model{M}FilterInput) {
+       sync{P}(limit: $limit, nextToken: $nextToken, lastSync: $lastSync, filter: $filter) { items { ${fields} } nextToken startedAt } }`,
+    `query operation($id: ID!) { get{M}(id: $id) { ${fields} } }`,
+    ...['create', 'update', 'delete'].map((op) => {
+      const Op = op[0]!.toUpperCase() + op.slice(1);
+      return `mutation operation($input: ${Op}{M}Input!, $condition: Model{M}ConditionInput) { ${op}{M}(input: $input, condition: $condition) { ${fields} } }`;
+    }),
+    ...['Create', 'Update', 'Delete'].map((Op) => `subscription operation${subscriptionArgs} { on${Op}{M}${subscriptionCall} { ${fields} } }`),
+  ].map((text) => text.replaceAll('{M}', model.name).replaceAll('{P}', model.pluralName));
+}
+
+test.each(models.map((m) => [m.name, m] as const))('every operation DataStore sends for %s validates against the schema', (_name, model) => {
+  for (const operation of dataStoreOperations(model)) {
+    expect(validate(schema, parse(operation)).map((e) => e.message)).toEqual([]);
+  }
+});
+
+test('the selective-sync filter DataStore sends is a valid ModelXFilterInput', () => {
+  const errors = validate(schema, parse(`query { syncWorkOrders(filter: { and: [{ status: { eq: OPEN } }, { priority: { ne: LOW } }] }, lastSync: 0) { items { id } } }`));
+  expect(errors).toEqual([]);
+});
+
+test('a model admits exactly the auth modes of its rules', () => {
+  expect(sdl).toContain('type WorkOrder @aws_cognito_user_pools {');
+  expect(sdl).toContain('type Customer @aws_api_key @aws_cognito_user_pools {');
+  expect(sdl).toMatch(/onCreateWorkOrder\(filter: ModelSubscriptionWorkOrderFilterInput, owner: String\): WorkOrder @aws_subscribe\(mutations: \["createWorkOrder"\]\) @aws_cognito_user_pools/);
+});
+
+test('a misspelt type name is caught', () => {
+  expect(validate(schema, parse('query { syncWorkOrder(lastSync: 0) { items { id } } }')).length).toBeGreaterThan(0);
+});
