@@ -4,9 +4,23 @@ export type Sql = postgres.Sql;
 /** The sql of a transaction (sql.begin): the same tagged template, bound to one connection. */
 export type Tx = postgres.TransactionSql;
 
+/** Where to connect when not by URL: RDS (Proxy) with an IAM auth token as the password. */
+export interface ConnectTarget {
+  host: string;
+  port: number;
+  database: string;
+  username: string;
+  /** Called for every new connection: IAM tokens live 15 minutes, so each connection gets a fresh one. */
+  password: () => Promise<string>;
+  /** Verify the server's certificate (RDS Proxy's is issued by Amazon Trust Services, in Node's store). */
+  tls: boolean;
+}
+
 export interface ConnectOptions {
   /** Pool size. Lambdas use 1 (one connection per container); tools and tests a few. */
   max?: number;
+  /** Seconds an idle connection stays open; unset keeps it (a Lambda container's one connection). */
+  idleTimeout?: number;
   /** Receives NOTICE messages (a migration saying it skipped pg_cron, say). Silent when absent. */
   onNotice?: (message: string) => void;
   /** Name shown in pg_stat_activity, so a stuck connection can be traced to its owner. */
@@ -14,12 +28,14 @@ export interface ConnectOptions {
 }
 
 /**
- * Opens a postgres.js pool on a connection URL. Every part of datastore-pg connects through here, so
- * connection defaults live in one place.
+ * Opens a postgres.js pool on a URL or an IAM-authenticated target. Every part of datastore-pg
+ * connects through here, so connection defaults live in one place.
  */
-export function connect(url: string, options: ConnectOptions = {}): Sql {
-  return postgres(url, {
+export function connect(target: string | ConnectTarget, options: ConnectOptions = {}): Sql {
+  const common: postgres.Options<Record<string, postgres.PostgresType>> = {
     max: options.max ?? 4,
+    idle_timeout: options.idleTimeout,
+    connect_timeout: 10,
     onnotice: (notice) => options.onNotice?.(notice.message ?? ''),
     connection: { application_name: options.applicationName ?? 'datastore-pg' },
     types: {
@@ -29,6 +45,16 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
       // date as the 'YYYY-MM-DD' text AWSDate is, not a Date at local midnight.
       date: { to: 1082, from: [1082], serialize: (value: string) => value, parse: (value: string) => value },
     },
+  };
+  if (typeof target === 'string') return postgres(target, common);
+  return postgres({
+    ...common,
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    username: target.username,
+    password: target.password,
+    ssl: target.tls ? { rejectUnauthorized: true } : false,
   });
 }
 

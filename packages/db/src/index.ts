@@ -1,2 +1,3 @@
-export { connect, databaseUrlFromEnv, type ConnectOptions, type Sql, type Tx } from './connect';
+export { connect, databaseUrlFromEnv, type ConnectOptions, type ConnectTarget, type Sql, type Tx } from './connect';
+export { awsTokenSigner, iamTarget, targetFromEnv, type IamEndpoint, type TokenSigner } from './iam';
 export { sharedConnection, closeSharedConnection } from './shared';

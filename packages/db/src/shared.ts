@@ -1,13 +1,15 @@
-import { connect, databaseUrlFromEnv, type Sql } from './connect';
+import { connect, type Sql } from './connect';
+import { targetFromEnv } from './iam';
 
 let shared: Sql | undefined;
 
 /**
  * The container's one connection, opened on first use. A Lambda container serves one request at a
- * time, so one connection is all it needs (RDS Proxy pools across containers).
+ * time, so one connection is all it needs (RDS Proxy pools across containers); an idle one is closed
+ * after 5 minutes so a frozen container does not hold a proxy slot.
  */
 export function sharedConnection(): Sql {
-  shared ??= connect(databaseUrlFromEnv(), { max: 1, applicationName: 'datastore-pg handler' });
+  shared ??= connect(targetFromEnv(), { max: 1, idleTimeout: 300, applicationName: 'datastore-pg handler' });
   return shared;
 }
 
