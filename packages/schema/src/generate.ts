@@ -1,14 +1,29 @@
-// Generates, from schema.graphql, the handlers' model metadata (models.generated.ts) and the AppSync
-// schema (appsync/schema.graphql): `npm run generate` (a test fails while either is stale).
+// Generates, from schema.graphql, the handlers' model metadata (models.generated.ts), the AppSync schema
+// (appsync/schema.graphql) and the per-model wiring of serverless.yml (appsync/*.generated.json):
+// `npm run generate`. A test fails while any of them is stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { renderAppSyncSchema } from './appsync-sdl';
+import { renderSubscriptionRules, renderWiring } from './appsync-wiring';
 import type { ModelMeta } from './model';
 import { parseModels } from './parse';
 
 export const SCHEMA_PATH = resolve(__dirname, '../../../schema.graphql');
 export const MODELS_PATH = resolve(__dirname, 'models.generated.ts');
 export const APPSYNC_SCHEMA_PATH = resolve(__dirname, '../../../appsync/schema.graphql');
+export const WIRING_PATH = resolve(__dirname, '../../../appsync/wiring.generated.json');
+export const SUBSCRIPTION_RULES_PATH = resolve(__dirname, '../../../appsync/resolvers/subscription-rules.generated.json');
+
+/** Every file generated from schema.graphql, with its content. */
+export function generatedFiles(models: readonly ModelMeta[]): Record<string, string> {
+  const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+  return {
+    [MODELS_PATH]: renderModels(models),
+    [APPSYNC_SCHEMA_PATH]: renderAppSyncSchema(models),
+    [WIRING_PATH]: json(renderWiring(models)),
+    [SUBSCRIPTION_RULES_PATH]: json(renderSubscriptionRules(models)),
+  };
+}
 
 export function renderModels(models: readonly ModelMeta[]): string {
   const entries = models.map((m) => `  ${m.name}: ${JSON.stringify(m, null, 2).replace(/\n/g, '\n  ')},`);
@@ -29,7 +44,8 @@ export function readSchema(): string {
 
 if (require.main === module) {
   const models = parseModels(readSchema());
-  writeFileSync(MODELS_PATH, renderModels(models));
-  writeFileSync(APPSYNC_SCHEMA_PATH, renderAppSyncSchema(models));
-  console.log(`generated ${models.length} models into ${MODELS_PATH} and ${APPSYNC_SCHEMA_PATH}`);
+  for (const [path, content] of Object.entries(generatedFiles(models))) {
+    writeFileSync(path, content);
+    console.log(`generated ${path}`);
+  }
 }

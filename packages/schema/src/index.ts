@@ -3,3 +3,4 @@ export { snakeCase, pluralName } from './naming';
 export { models } from './models.generated';
 export { SCALARS, type AuthRule, type ConflictHandler, type FieldMeta, type FieldType, type ModelMeta, type RelationMeta, type ScalarName } from './model';
 export { renderAppSyncSchema, authDirectives, APPSYNC_DEFINITIONS } from './appsync-sdl';
+export { renderWiring, renderSubscriptionRules, serviceDirectory, functionName, dataSourceName } from './appsync-wiring';

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { MODELS_PATH, readSchema, renderModels } from '../src/generate';
+import { relative } from 'node:path';
+import { generatedFiles, readSchema } from '../src/generate';
 import { parseModels } from '../src/parse';
 
-test('models.generated.ts matches schema.graphql (run `npm run generate` after editing the schema)', () => {
-  expect(readFileSync(MODELS_PATH, 'utf8')).toBe(renderModels(parseModels(readSchema())));
-});
+test.each(Object.entries(generatedFiles(parseModels(readSchema()))).map(([path, content]) => [relative(process.cwd(), path), path, content]))(
+  '%s matches schema.graphql (run `npm run generate` after editing the schema)',
+  (_name, path, content) => {
+    expect(readFileSync(path, 'utf8')).toBe(content);
+  },
+);

@@ -1,0 +1,44 @@
+// npm run package -- --stage <stage>: `sls package` into .package/<stage>/, then the checks of
+// check-package.ts. Needs no AWS account or credentials.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseModels } from '@datastore-pg/schema';
+import { checkTemplate, checkZips, readTemplate } from './check-package';
+import { stageArgument } from './args';
+import { loadStage } from './stages';
+
+const ROOT = resolve(__dirname, '../../..');
+
+export function packageStage(stage: string): { directory: string; problems: string[] } {
+  loadStage(stage); // fails early on an unknown stage
+  const directory = join('.package', stage);
+  const result = spawnSync(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', directory], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+  });
+  if (result.status !== 0) throw new Error(`sls package --stage ${stage} failed:\n${result.stdout}${result.stderr}`);
+  const models = parseModels(readFileSync(join(ROOT, 'schema.graphql'), 'utf8'));
+  const sdl = readFileSync(join(ROOT, 'appsync/schema.graphql'), 'utf8');
+  const absolute = join(ROOT, directory);
+  return { directory: absolute, problems: [...checkTemplate(readTemplate(absolute), models, sdl), ...checkZips(absolute)] };
+}
+
+if (require.main === module) {
+  const stage = stageArgument(process.argv.slice(2)) ?? 'dev';
+  try {
+    const { directory, problems } = packageStage(stage);
+    if (problems.length > 0) {
+      console.error(`package ${stage}: ${problems.length} problem(s)\n${problems.map((p) => `- ${p}`).join('\n')}`);
+      process.exitCode = 1;
+    } else {
+      const zips = readdirSync(directory).filter((f) => f.endsWith('.zip'));
+      const sizes = zips.map((f) => `${f} ${Math.round(statSync(join(directory, f)).size / 1024)} KB`).join(', ');
+      console.log(`packaged ${stage} into ${directory}; template checks passed; ${sizes}`);
+    }
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export const STAGES_PATH = resolve(__dirname, '../../../stages.json');
+
+/** One stage's settings (stages.json): read by serverless.yml as params and by the migrate CLI. */
+export interface StageConfig {
+  region: string;
+  /** Where the stage's infrastructure identifiers live in SSM (see serverless.yml). */
+  ssmPrefix: string;
+  databaseName: string;
+  runtimeDbUser: string;
+  migrationDbUser: string;
+  memorySize: number;
+  logRetentionInDays: number;
+  apiKeyExpiresAfter: string;
+  /** Applied to every versioned table by `npm run migrate -- --stage`. */
+  baseTableTTL: string;
+  deltaSyncTableTTL: string;
+}
+
+export function loadStage(stage: string, path = STAGES_PATH): StageConfig {
+  const stages = JSON.parse(readFileSync(path, 'utf8')) as Record<string, StageConfig>;
+  const config = stages[stage];
+  if (!config) throw new Error(`unknown stage ${JSON.stringify(stage)}: stages.json has ${Object.keys(stages).join(', ')}`);
+  return config;
+}
