@@ -1,5 +1,8 @@
 import type { Config } from 'jest';
 
+// Handlers log a JSON line per request; tests that read logs set LOG_LEVEL themselves.
+process.env.LOG_LEVEL ??= 'silent';
+
 const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/packages', '<rootDir>/services', '<rootDir>/migrations'],

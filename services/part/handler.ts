@@ -1,5 +1,8 @@
 import middy from '@middy/core';
 import { models } from '@datastore-pg/schema/models';
-import { errorEnvelope, modelResolver, type AppSyncEvent, type Envelope } from '@datastore-pg/versioning';
+import { errorEnvelope, modelResolver, requestLog, type AppSyncEvent, type Envelope } from '@datastore-pg/versioning';
 
-export const handler = middy<AppSyncEvent, Envelope>().use(errorEnvelope()).handler(modelResolver(models.Part));
+export const handler = middy<AppSyncEvent, Envelope>()
+  .use(requestLog())
+  .use(errorEnvelope())
+  .handler(modelResolver(models.Part));

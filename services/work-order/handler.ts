@@ -1,6 +1,9 @@
 import middy from '@middy/core';
 import { models } from '@datastore-pg/schema/models';
-import { errorEnvelope, modelResolver, type AppSyncEvent, type Envelope } from '@datastore-pg/versioning';
+import { errorEnvelope, modelResolver, requestLog, type AppSyncEvent, type Envelope } from '@datastore-pg/versioning';
 import { resolveConflict } from './resolve-conflict';
 
-export const handler = middy<AppSyncEvent, Envelope>().use(errorEnvelope()).handler(modelResolver(models.WorkOrder, { resolveConflict }));
+export const handler = middy<AppSyncEvent, Envelope>()
+  .use(requestLog())
+  .use(errorEnvelope())
+  .handler(modelResolver(models.WorkOrder, { resolveConflict }));

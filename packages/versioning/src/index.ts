@@ -1,5 +1,6 @@
 export { modelResolver, type ModelHooks, type Resolver, type ResolverOptions } from './resolver';
-export { errorEnvelope } from './middleware';
+export { errorEnvelope, requestLog } from './middleware';
+export { log, type LogLevel } from './log';
 export { DataStoreError, ErrorCode, toDataStoreError } from './errors';
 export type { AppSyncEvent, Envelope } from './event';
 export type { ConflictContext, ConflictResolution, ResolveConflict } from './conflict';
