@@ -27,7 +27,7 @@ async function captureLogs(fn: () => Promise<unknown>): Promise<Record<string, u
 
 test('one line per request, with its id and timing and no row contents', async () => {
   const secret = 'gate code 4711, key under the mat';
-  const input = { ...(await sampleInput(models.WorkOrder)), notes: secret };
+  const input: Record<string, unknown> = { ...(await sampleInput(models.WorkOrder)), notes: secret };
   const event = (fieldName: string, args: Record<string, unknown>) => ({
     arguments: args, identity: user('tech-1'), info: { fieldName, parentTypeName: 'Mutation', selectionSetList: [] },
   });
