@@ -7,6 +7,19 @@
 --
 -- Column names are snake_case in SQL; the handlers map _last_changed_at to DataStore's _lastChangedAt.
 
+-- Least privilege for the handlers: the migration role (whoever runs these files) owns the schema; the
+-- handlers' login user is a member of datastore_runtime, which may read and write the rows of versioned
+-- tables and nothing else: no DDL, no DELETE (deletes are tombstones), no TRUNCATE, no other schema.
+-- Roles are cluster-wide, hence the existence check; grants are per database.
+--   create user datastore_app;  grant datastore_runtime to datastore_app;  grant rds_iam to datastore_app;
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'datastore_runtime') then
+    create role datastore_runtime nologin;
+  end if;
+end
+$$;
+
 create schema versioning;
 comment on schema versioning is 'datastore-pg: versioned data sources (stamping, delta journal, purge)';
 create schema versioning_delta;
@@ -30,6 +43,8 @@ create table versioning.models (
   constraint models_base_table_ttl_positive check (base_table_ttl > interval '0'),
   constraint models_delta_sync_table_ttl_positive check (delta_sync_table_ttl > interval '0')
 );
+grant usage on schema versioning, versioning_delta to datastore_runtime;
+grant select on versioning.models to datastore_runtime;
 comment on column versioning.models.id_column is 'the column holding the DataStore id (a uuid or text, unique, not null)';
 comment on column versioning.models.base_table_ttl is 'how long a tombstone stays in the base table (AppSync BaseTableTTL)';
 comment on column versioning.models.delta_sync_table_ttl is 'how long a change stays in the delta table (AppSync DeltaSyncTableTTL)';
@@ -137,6 +152,29 @@ as $$
 begin
   raise exception 'TRUNCATE of versioned table % would hide the deletes from devices', tg_table_name
     using errcode = '0A000', hint = 'use DELETE (rows become tombstones) instead';
+end
+$$;
+
+-- What datastore_runtime may do with one versioned table: its rows (select, insert, update), the
+-- sequences its columns draw from, and reading its journal for delta syncs.
+create function versioning.grant_runtime(base_table regclass) returns void
+language plpgsql
+as $$
+declare
+  v_delta_table regclass;
+  v_sequence regclass;
+begin
+  select m.delta_table into strict v_delta_table from versioning.models m where m.base_table = grant_runtime.base_table;
+  execute format('grant usage on schema %I to datastore_runtime',
+                 (select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = base_table));
+  execute format('grant select, insert, update on %s to datastore_runtime', base_table);
+  execute format('grant select on %s to datastore_runtime', v_delta_table);
+  for v_sequence in
+    select d.objid::regclass from pg_depend d join pg_class s on s.oid = d.objid
+     where s.relkind = 'S' and d.refobjid = base_table and d.deptype in ('a', 'i')
+  loop
+    execute format('grant usage on sequence %s to datastore_runtime', v_sequence);
+  end loop;
 end
 $$;
 
@@ -252,6 +290,7 @@ begin
   else
     execute format('drop trigger if exists _110_stamp_timestamps on %s', base_table);
   end if;
+  perform versioning.grant_runtime(base_table);
   return v_delta_table;
 end
 $$;

@@ -33,5 +33,6 @@ create table versioning.settings (
   singleton       boolean primary key default true check (singleton),
   sync_token_key  text not null
 );
+grant select on versioning.settings to datastore_runtime;
 insert into versioning.settings (sync_token_key)
 values (encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text || clock_timestamp()::text, 'UTF8')), 'hex'));
