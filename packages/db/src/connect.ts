@@ -12,8 +12,12 @@ export interface ConnectTarget {
   username: string;
   /** Called for every new connection: IAM tokens live 15 minutes, so each connection gets a fresh one. */
   password: () => Promise<string>;
-  /** Verify the server's certificate (RDS Proxy's is issued by Amazon Trust Services, in Node's store). */
-  tls: boolean;
+  /**
+   * TLS, verifying the server's certificate: true trusts Node's CA store (enough for RDS Proxy, whose
+   * certificate Amazon Trust Services issues); { ca } trusts a bundle (the RDS CA bundle, for a DB
+   * instance endpoint); false only for tests on localhost.
+   */
+  tls: boolean | { ca: string };
 }
 
 export interface ConnectOptions {
@@ -54,7 +58,7 @@ export function connect(target: string | ConnectTarget, options: ConnectOptions 
     database: target.database,
     username: target.username,
     password: target.password,
-    ssl: target.tls ? { rejectUnauthorized: true } : false,
+    ssl: target.tls === false ? false : { rejectUnauthorized: true, ...(target.tls === true ? {} : { ca: target.tls.ca }) },
   });
 }
 

@@ -15,7 +15,7 @@ export interface IamEndpoint {
 }
 
 /** An RDS (Proxy) target whose password is a fresh IAM auth token: no password exists anywhere. */
-export function iamTarget(endpoint: IamEndpoint, sign: TokenSigner = awsTokenSigner, tls = true): ConnectTarget {
+export function iamTarget(endpoint: IamEndpoint, sign: TokenSigner = awsTokenSigner, tls: ConnectTarget['tls'] = true): ConnectTarget {
   return {
     host: endpoint.host,
     port: endpoint.port,
