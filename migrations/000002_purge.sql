@@ -108,12 +108,21 @@ $$;
 -- Schedule the purge with pg_cron when this database is the one pg_cron serves. The extension can only
 -- be created in the database named by cron.database_name; anywhere else, say what to do instead.
 do $$
+declare
+  v_cron_database text;
 begin
-  if current_setting('cron.database_name', true) is null then
+  begin
+    v_cron_database := current_setting('cron.database_name', true);
+  exception when insufficient_privilege then
+    -- Only superusers and members of pg_read_all_settings may read pg_cron's settings.
+    raise notice 'cannot read cron.database_name (grant pg_read_all_settings to the migration role): purge not scheduled. Schedule "call versioning.purge()" every minute with pg_cron yourself.';
+    return;
+  end;
+  if v_cron_database is null then
     raise notice 'pg_cron is not loaded: purge not scheduled. Run "call versioning.purge()" every minute (npm run dev does).';
-  elsif current_setting('cron.database_name') <> current_database() then
+  elsif v_cron_database <> current_database() then
     raise notice 'pg_cron serves database %, not %: purge not scheduled. From %, run: select cron.schedule_in_database(''datastore-pg-purge'', ''* * * * *'', ''call versioning.purge()'', %L);',
-      current_setting('cron.database_name'), current_database(), current_setting('cron.database_name'), current_database();
+      v_cron_database, current_database(), v_cron_database, current_database();
   else
     create extension if not exists pg_cron;
     -- Scheduling under an existing name replaces that job, so re-running this is harmless.
