@@ -1,8 +1,8 @@
 import {
   Kind,
   parse,
-  type ConstDirectiveNode,
-  type ConstValueNode,
+  type DirectiveNode as ConstDirectiveNode,
+  type ValueNode as ConstValueNode,
   type DocumentNode,
   type EnumTypeDefinitionNode,
   type FieldDefinitionNode,
