@@ -200,7 +200,7 @@ function renderModelTypes(model: ModelMeta): string[] {
       `and: [ModelSubscription${model.name}FilterInput]`, `or: [ModelSubscription${model.name}FilterInput]`, '_deleted: ModelBooleanInput',
     ]),
     // The owner is stamped by the server, so it is never required on input.
-    block(`input Create${model.name}Input`, ['id: ID', ...nonId.map((f) => `${f.name}: ${graphqlType(f, !isOwnerField(model, f))}`), '_version: Int']),
+    block(`input Create${model.name}Input`, ['id: ID', ...nonId.map((f) => `${f.name}: ${graphqlType(f, f.required && !isOwnerField(model, f))}`), '_version: Int']),
     block(`input Update${model.name}Input`, ['id: ID!', ...nonId.map((f) => `${f.name}: ${graphqlType(f, false)}`), '_version: Int']),
     block(`input Delete${model.name}Input`, ['id: ID!', '_version: Int']),
   ];

@@ -48,6 +48,12 @@ test('a model admits exactly the auth modes of its rules', () => {
   expect(sdl).toMatch(/onCreateWorkOrder\(filter: ModelSubscriptionWorkOrderFilterInput, owner: String\): WorkOrder @aws_subscribe\(mutations: \["createWorkOrder"\]\) @aws_cognito_user_pools/);
 });
 
+test('inputs require what the model requires, except what the server sets', () => {
+  expect(sdl).toContain('input CreateCustomerInput {\n  id: ID\n  name: String!\n  email: AWSEmail\n  phone: AWSPhone\n  _version: Int\n}');
+  expect(sdl).toMatch(/input CreateWorkOrderInput \{[^}]*\n  owner: String\n/);
+  expect(sdl).toContain('input DeleteWorkOrderInput {\n  id: ID!\n  _version: Int\n}');
+});
+
 test('a misspelt type name is caught', () => {
   expect(validate(schema, parse('query { syncWorkOrder(lastSync: 0) { items { id } } }')).length).toBeGreaterThan(0);
 });
