@@ -9,7 +9,8 @@ let shared: Sql | undefined;
  * after 5 minutes so a frozen container does not hold a proxy slot.
  */
 export function sharedConnection(): Sql {
-  shared ??= connect(targetFromEnv(), { max: 1, idleTimeout: 300, applicationName: 'datastore-pg handler' });
+  // DB_POOL_MAX: the dev server runs every handler in one process, serving requests side by side.
+  shared ??= connect(targetFromEnv(), { max: Number(process.env.DB_POOL_MAX ?? 1), idleTimeout: 300, applicationName: 'datastore-pg handler' });
   return shared;
 }
 

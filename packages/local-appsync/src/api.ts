@@ -10,6 +10,7 @@ import {
 import { APPSYNC_DEFINITIONS } from '@datastore-pg/schema';
 import { ResolverError, withResolverState, type ResolverState, type SubscriptionFilter } from './appsync-utils';
 import { AUTH_DIRECTIVE, AUTH_TYPE, type Caller } from './auth';
+import { loadLambda, type LambdaFunction, type LambdaHandler } from './lambda-runtime';
 import { loadResolver } from './resolver-runtime';
 import { appSyncScalars } from './scalars';
 
@@ -20,8 +21,6 @@ interface Wiring {
   dataSources: Record<string, { type: string; config?: { functionName: string } }>;
   resolvers: Record<string, { dataSource: string; code: string }>;
 }
-
-export type LambdaHandler = (event: unknown, context: { awsRequestId: string }) => Promise<unknown>;
 
 export interface RequestContext {
   caller: Caller;
@@ -35,6 +34,8 @@ export interface LocalApi {
   schema: GraphQLSchema;
   run(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined, context: RequestContext): Promise<ExecutionResult>;
   onMutation(listener: MutationListener): void;
+  /** Closes the connections the loaded functions opened. */
+  close(): Promise<void>;
   /** Evaluates a subscription field's resolver at subscribe time (auth, filter): AppSync does this on `start`. */
   subscribe(fieldName: string, args: Record<string, unknown>, context: RequestContext): { filter?: SubscriptionFilter };
 }
@@ -47,19 +48,20 @@ export function createLocalApi(root = ROOT): LocalApi {
   }
   const wiring = JSON.parse(readFileSync(join(root, 'appsync/wiring.generated.json'), 'utf8')) as Wiring;
   const listeners: MutationListener[] = [];
-  const handlers = new Map<string, LambdaHandler>();
+  const handlers = new Map<string, LambdaFunction>();
 
+  // The function a data source invokes, bundled from its serverless.yml handler path as the Lambda
+  // package is (see lambda-runtime.ts), on first use.
   const handlerFor = (dataSource: string): LambdaHandler => {
     const functionName = wiring.dataSources[dataSource]?.config?.functionName;
     const fn = functionName && wiring.functions[functionName];
     if (!fn) throw new Error(`data source ${dataSource} names no function`);
-    let handler = handlers.get(fn.handler);
-    if (!handler) {
-      const [file, exported] = [fn.handler.slice(0, fn.handler.lastIndexOf('.')), fn.handler.slice(fn.handler.lastIndexOf('.') + 1)];
-      handler = (require(join(root, file)) as Record<string, LambdaHandler>)[exported]!;
-      handlers.set(fn.handler, handler);
+    let loaded = handlers.get(fn.handler);
+    if (!loaded) {
+      loaded = loadLambda(root, fn.handler);
+      handlers.set(fn.handler, loaded);
     }
-    return handler;
+    return loaded.handler;
   };
 
   for (const [key, resolverWiring] of Object.entries(wiring.resolvers)) {
@@ -90,6 +92,10 @@ export function createLocalApi(root = ROOT): LocalApi {
     },
     onMutation(listener) {
       listeners.push(listener);
+    },
+    async close() {
+      await Promise.all([...handlers.values()].map((fn) => fn.close()));
+      handlers.clear();
     },
     subscribe(fieldName, args, context) {
       const field = schema.getSubscriptionType()!.getFields()[fieldName]!;

