@@ -242,3 +242,9 @@ function block(head: string, lines: string[]): string {
 function capitalize(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
+
+/** The directives schema.graphql uses beyond Amplify's own, for tools (Amplify codegen) that validate it. */
+export const DATASTORE_PG_DIRECTIVES = `
+enum DataStorePgConflictHandler { OPTIMISTIC_CONCURRENCY AUTOMERGE CUSTOM }
+directive @conflict(handler: DataStorePgConflictHandler!) on OBJECT
+`;
