@@ -5,8 +5,10 @@ process.env.LOG_LEVEL ??= 'silent';
 
 const config: Config = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages', '<rootDir>/services', '<rootDir>/migrations'],
+  roots: ['<rootDir>/packages', '<rootDir>/services', '<rootDir>/migrations', '<rootDir>/e2e'],
   testMatch: ['**/test/**/*.test.ts'],
+  // Generated client models for the end-to-end tests live under .data/.
+  modulePathIgnorePatterns: ['<rootDir>/.data/'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }],
     // @middy/core 7 (and its @middy/util) ship only ES modules: compile it to CommonJS like our own code.

@@ -27,6 +27,7 @@ test('full sync: lastSync 0, limit 1000 (syncPageSize), no filter', async () => 
   const item = page.items.find((i) => i.id === input.id);
   expect(item).toEqual({
     ...input, createdAt: expect.any(String), updatedAt: expect.any(String),
+    customer: { id: input.customerID, _deleted: false }, // DataStore selects { id _deleted } of a belongsTo
     _version: 1, _deleted: false, _lastChangedAt: expect.any(Number),
   });
 });

@@ -182,6 +182,8 @@ function renderModelTypes(model: ModelMeta): string[] {
   return [
     block(`type ${model.name} ${auth}`, [
       ...model.fields.map((f) => `${f.name}: ${graphqlType(f)}`),
+      // Carries only the related item's id and _deleted: all DataStore selects of it.
+      ...model.relations.filter((r) => r.kind === 'belongsTo').map((r) => `${r.name}: ${r.model}`),
       '_version: Int!',
       '_deleted: Boolean',
       '_lastChangedAt: AWSTimestamp!',

@@ -29,6 +29,8 @@ export interface RelationMeta {
   model: string;
   /** The fields holding the related model's id (on this model for belongsTo, on the other for hasMany). */
   references: readonly string[];
+  /** For belongsTo: where the related item lives, so an item can carry { id, _deleted } of it. */
+  target?: { table: string; idColumn: string };
 }
 
 export type AuthRule =

@@ -197,7 +197,11 @@ export const models = {
         "model": "Customer",
         "references": [
           "customerID"
-        ]
+        ],
+        "target": {
+          "table": "customers",
+          "idColumn": "id"
+        }
       },
       {
         "name": "assets",
@@ -329,7 +333,11 @@ export const models = {
         "model": "Site",
         "references": [
           "siteID"
-        ]
+        ],
+        "target": {
+          "table": "sites",
+          "idColumn": "id"
+        }
       },
       {
         "name": "workOrders",
@@ -500,7 +508,11 @@ export const models = {
         "model": "Site",
         "references": [
           "siteID"
-        ]
+        ],
+        "target": {
+          "table": "sites",
+          "idColumn": "id"
+        }
       },
       {
         "name": "asset",
@@ -508,7 +520,11 @@ export const models = {
         "model": "Asset",
         "references": [
           "assetID"
-        ]
+        ],
+        "target": {
+          "table": "assets",
+          "idColumn": "id"
+        }
       },
       {
         "name": "workLogs",
@@ -637,7 +653,11 @@ export const models = {
         "model": "WorkOrder",
         "references": [
           "workOrderID"
-        ]
+        ],
+        "target": {
+          "table": "work_orders",
+          "idColumn": "id"
+        }
       }
     ],
     "auth": [

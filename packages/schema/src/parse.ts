@@ -27,7 +27,18 @@ export function parseModels(source: string): ModelMeta[] {
   const enums = new Map(enumDefinitions(document).map((e) => [e.name.value, e.values?.map((v) => v.name.value) ?? []]));
   const types = document.definitions.filter((d): d is ObjectTypeDefinitionNode => d.kind === Kind.OBJECT_TYPE_DEFINITION);
   const modelNames = new Set(types.filter((t) => directive(t.directives, 'model')).map((t) => t.name.value));
-  return types.filter((t) => modelNames.has(t.name.value)).map((type) => parseModel(type, enums, modelNames));
+  const models = types.filter((t) => modelNames.has(t.name.value)).map((type) => parseModel(type, enums, modelNames));
+  // DataStore selects { id _deleted } of every belongsTo (amplify-js datastore/src/sync/utils.ts,
+  // getConnectionFields): each such relation learns where its target lives.
+  for (const model of models) {
+    for (const relation of model.relations) {
+      if (relation.kind !== 'belongsTo') continue;
+      const target = models.find((m) => m.name === relation.model)!;
+      if (relation.references.length !== 1) throw new SchemaError(`${model.name}.${relation.name}: a belongsTo references exactly one field`);
+      relation.target = { table: target.table, idColumn: target.fields.find((f) => f.name === 'id')!.column };
+    }
+  }
+  return models;
 }
 
 function enumDefinitions(document: DocumentNode): EnumTypeDefinitionNode[] {
@@ -106,12 +117,13 @@ function parseRelation(model: string, field: FieldDefinitionNode, modelNames: Se
   if (references?.kind !== Kind.LIST || references.values.some((v) => v.kind !== Kind.STRING)) {
     throw new SchemaError(`${where}: @${relation.name.value} needs references: ["<field>"]`);
   }
-  return {
+  const parsed: RelationMeta = {
     name: field.name.value,
     kind: relation.name.value as RelationMeta['kind'],
     model: named,
     references: references.values.map((v) => (v as { value: string }).value),
   };
+  return parsed;
 }
 
 function parseAuth(model: string, auth: ConstDirectiveNode | undefined): AuthRule[] {

@@ -15,7 +15,10 @@ beforeAll(() => {
 
 /** The operations as the DataStore client writes them (amplify-js datastore/src/sync/utils.ts buildGraphQLOperation). */
 function dataStoreOperations(model: ModelMeta): string[] {
-  const fields = [...model.fields.map((f) => f.name), '_version', '_lastChangedAt', '_deleted'].join('\n');
+  const fields = [
+    ...model.fields.map((f) => f.name), '_version', '_lastChangedAt', '_deleted',
+    ...model.relations.filter((r) => r.kind === 'belongsTo').map((r) => `${r.name} { id _deleted }`),
+  ].join('\n');
   const owner = model.auth.some((r) => r.allow === 'owner');
   const subscriptionArgs = owner ? '($filter: ModelSubscription{M}FilterInput, $owner: String)' : '($filter: ModelSubscription{M}FilterInput)';
   const subscriptionCall = owner ? '(filter: $filter, owner: $owner)' : '(filter: $filter)';

@@ -26,7 +26,7 @@ test('relations, enums, owner rules and timestamps', () => {
       id: ID! siteID: ID! site: Site @belongsTo(references: ["siteID"]) status: Status! tags: [String]
     }`);
   const job = models.find((m) => m.name === 'Job')!;
-  expect(job.relations).toEqual([{ name: 'site', kind: 'belongsTo', model: 'Site', references: ['siteID'] }]);
+  expect(job.relations).toEqual([{ name: 'site', kind: 'belongsTo', model: 'Site', references: ['siteID'], target: { table: 'sites', idColumn: 'id' } }]);
   expect(job.fields.find((f) => f.name === 'status')!.type).toEqual({ kind: 'enum', name: 'Status', values: ['OPEN', 'DONE'] });
   expect(job.fields.find((f) => f.name === 'tags')).toMatchObject({ list: true, required: false });
   expect(job.fields.find((f) => f.name === 'owner')).toMatchObject({ column: 'owner', readOnly: false }); // implicit, as Amplify adds it

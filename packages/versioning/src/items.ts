@@ -9,15 +9,30 @@ export type Item = Record<string, unknown> & { _version: number; _deleted: boole
 
 const METADATA_COLUMNS = ['_version', '_deleted', '_last_changed_at'] as const;
 
-/** The select list for an item, over alias t. */
+/** The select list for an item, over alias t: its columns, and whether each belongsTo target is deleted. */
 export function itemColumns(runtime: ModelRuntime): Fragment {
   const { sql } = runtime;
-  const columns = [...runtime.model.fields.map((f) => f.column), ...METADATA_COLUMNS];
-  return joinFragments(sql, columns.map((c) => sql`t.${sql(c)}`), sql`,`);
+  const columns = [...runtime.model.fields.map((f) => f.column), ...METADATA_COLUMNS].map((c) => sql`t.${sql(c)}`);
+  const targets = belongsTo(runtime).map(({ relation, column }) =>
+    sql`(select r._deleted from ${sql(relation.target!.table)} r where r.${sql(relation.target!.idColumn)} = t.${sql(column)}) as ${sql(relationColumn(relation.name))}`);
+  return joinFragments(sql, [...columns, ...targets], sql`,`);
 }
 
 export function toItem(runtime: ModelRuntime, row: Row): Item {
   const item: Record<string, unknown> = {};
   for (const field of runtime.model.fields) item[field.name] = outputValue(field, row[field.column]);
+  // DataStore reads { id _deleted } of each belongsTo; a target that is gone counts as deleted.
+  for (const { relation, column } of belongsTo(runtime)) {
+    const id = row[column];
+    item[relation.name] = id === null || id === undefined ? null : { id: String(id), _deleted: row[relationColumn(relation.name)] !== false };
+  }
   return { ...item, _version: Number(row._version), _deleted: Boolean(row._deleted), _lastChangedAt: Number(row._last_changed_at) };
 }
+
+function belongsTo(runtime: ModelRuntime) {
+  return runtime.model.relations
+    .filter((r) => r.kind === 'belongsTo' && r.target)
+    .map((relation) => ({ relation, column: runtime.fields.get(relation.references[0]!)!.column }));
+}
+
+const relationColumn = (name: string) => `_relation_${name}_deleted`;

@@ -1,0 +1,113 @@
+// One device: the real aws-amplify v6 DataStore client in its own process (DataStore is a singleton and
+// leaves timers behind, design.md §5), driven by JSON commands on stdin and answering on stdout.
+// Config comes in DEVICE_CONFIG (JSON): endpoint, apiKey, user tokens, models directory, conflict
+// handler, selective-sync expression.
+import { Amplify } from 'aws-amplify';
+import { decodeJWT, Hub } from 'aws-amplify/utils';
+import { DataStore, syncExpression, type PersistentModelConstructor } from '@aws-amplify/datastore';
+import { createInterface } from 'node:readline';
+import { WebSocket as NodeWebSocket } from 'ws';
+
+interface DeviceConfig {
+  endpoint: string;
+  apiKey: string;
+  user?: { accessToken: string; idToken: string };
+  modelsDir: string;
+  conflict?: 'default' | 'keep-local-title';
+  selective?: { model: string; field: string; eq: string };
+}
+
+const config = JSON.parse(process.env.DEVICE_CONFIG ?? '{}') as DeviceConfig;
+const emit = (message: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(message)}\n`);
+
+// The network, with a switch: offline, requests fail as they would without signal.
+let online = true;
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  if (!online) throw new TypeError('fetch failed: network unreachable (device offline)');
+  const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { query?: string; variables?: Record<string, unknown> }) : undefined;
+  const response = await realFetch(input, init);
+  const operation = body?.query?.match(/\b(sync\w+|get\w+|create\w+|update\w+|delete\w+)\(/)?.[1];
+  if (operation) {
+    const clone = (await response.clone().json()) as { data?: Record<string, { items?: unknown[] } | null>; errors?: { errorType?: string }[] };
+    emit({ event: 'request', operation, lastSync: body?.variables?.lastSync, items: clone.data?.[operation]?.items?.length, errorType: clone.errors?.[0]?.errorType });
+  }
+  return response;
+};
+// Amplify v6 turns http://host/graphql into wss://host/graphql/realtime; the local endpoint speaks ws://.
+class DeviceWebSocket extends NodeWebSocket {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(online ? String(url).replace(/^wss:\/\/(127\.0\.0\.1|localhost)/, 'ws://$1') : 'ws://127.0.0.1:9/offline', protocols);
+  }
+}
+(globalThis as { WebSocket?: unknown }).WebSocket = DeviceWebSocket;
+
+async function main(): Promise<void> {
+  const models = (await import(`${config.modelsDir}/index.js`)) as Record<string, PersistentModelConstructor<any>>;
+  const tokens = config.user;
+  Amplify.configure(
+    {
+      API: { GraphQL: { endpoint: config.endpoint, region: 'local', defaultAuthMode: tokens ? 'userPool' : 'apiKey', apiKey: config.apiKey } },
+      Auth: { Cognito: { userPoolId: 'local_pool', userPoolClientId: 'local-client' } },
+    },
+    tokens ? { Auth: { tokenProvider: { getTokens: async () => ({ accessToken: decodeJWT(tokens.accessToken), idToken: decodeJWT(tokens.idToken) }) } } } : undefined,
+  );
+  const { AsyncStorageAdapter } = require('@aws-amplify/datastore/dist/cjs/storage/adapter/AsyncStorageAdapter') as { AsyncStorageAdapter: new () => unknown };
+  DataStore.configure({
+    storageAdapter: new AsyncStorageAdapter() as never,
+    syncPageSize: 2, // small pages: an initial sync of a few rows already takes several
+    ...(config.selective ? { syncExpressions: [syncExpression(models[config.selective.model]!, () => (m: any) => m[config.selective!.field].eq(config.selective!.eq))] } : {}),
+    ...(config.conflict === 'keep-local-title'
+      ? { conflictHandler: async ({ localModel, remoteModel, modelConstructor }: any) => modelConstructor.copyOf(remoteModel, (draft: any) => { draft.title = localModel.title; }) }
+      : {}),
+  } as never);
+
+  Hub.listen('datastore', ({ payload }) => {
+    if (['ready', 'syncQueriesReady', 'outboxStatus', 'networkStatus'].includes(payload.event)) emit({ event: payload.event, data: payload.data ?? null });
+  });
+
+  const plain = (item: unknown) => JSON.parse(JSON.stringify(item));
+  const model = (name: string) => {
+    const m = models[name];
+    if (!m) throw new Error(`no model ${name}`);
+    return m;
+  };
+  const commands: Record<string, (args: any) => Promise<unknown>> = {
+    start: () => DataStore.start(),
+    stop: () => DataStore.stop(),
+    save: async ({ model: name, fields }) => plain(await DataStore.save(new (model(name))(fields))),
+    update: async ({ model: name, id, fields }) => {
+      const current = await DataStore.query(model(name), id);
+      if (!current) throw new Error(`${name} ${id} is not on this device`);
+      return plain(await DataStore.save(model(name).copyOf(current, (draft: any) => Object.assign(draft, fields))));
+    },
+    delete: async ({ model: name, id }) => {
+      const current = await DataStore.query(model(name), id);
+      if (!current) throw new Error(`${name} ${id} is not on this device`);
+      return plain(await DataStore.delete(current));
+    },
+    query: async ({ model: name }) => plain(await DataStore.query(model(name))),
+    get: async ({ model: name, id }) => plain((await DataStore.query(model(name), id)) ?? null),
+    network: async ({ online: on }) => {
+      online = on;
+      return online;
+    },
+  };
+
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const { id, command, args } = JSON.parse(line) as { id: number; command: string; args?: unknown };
+    if (command === 'exit') process.exit(0);
+    const run = commands[command];
+    if (!run) return emit({ id, error: `unknown command ${command}` });
+    run(args ?? {}).then(
+      (result) => emit({ id, result: result ?? null }),
+      (error: unknown) => emit({ id, error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+  emit({ event: 'booted' });
+}
+
+main().catch((error: unknown) => {
+  emit({ event: 'crashed', error: error instanceof Error ? error.stack : String(error) });
+  process.exit(1);
+});
