@@ -3,7 +3,8 @@
 // Config comes in DEVICE_CONFIG (JSON): endpoint, apiKey, user tokens, models directory, conflict
 // handler, selective-sync expression.
 import { Amplify } from 'aws-amplify';
-import { decodeJWT, Hub } from 'aws-amplify/utils';
+import { Hub } from 'aws-amplify/utils';
+import { decodeJWT } from '@aws-amplify/core';
 import { DataStore, syncExpression, type PersistentModelConstructor } from '@aws-amplify/datastore';
 import { createInterface } from 'node:readline';
 import { WebSocket as NodeWebSocket } from 'ws';
@@ -13,7 +14,8 @@ interface DeviceConfig {
   apiKey: string;
   user?: { accessToken: string; idToken: string };
   modelsDir: string;
-  conflict?: 'default' | 'keep-local-title';
+  /** keep-local-name: on a conflict, take the server's item but keep this device's name. */
+  conflict?: 'default' | 'keep-local-name';
   selective?: { model: string; field: string; eq: string };
 }
 
@@ -57,8 +59,8 @@ async function main(): Promise<void> {
     storageAdapter: new AsyncStorageAdapter() as never,
     syncPageSize: 2, // small pages: an initial sync of a few rows already takes several
     ...(config.selective ? { syncExpressions: [syncExpression(models[config.selective.model]!, () => (m: any) => m[config.selective!.field].eq(config.selective!.eq))] } : {}),
-    ...(config.conflict === 'keep-local-title'
-      ? { conflictHandler: async ({ localModel, remoteModel, modelConstructor }: any) => modelConstructor.copyOf(remoteModel, (draft: any) => { draft.title = localModel.title; }) }
+    ...(config.conflict === 'keep-local-name'
+      ? { conflictHandler: async ({ localModel, remoteModel, modelConstructor }: any) => modelConstructor.copyOf(remoteModel, (draft: any) => { draft.name = localModel.name; }) }
       : {}),
   } as never);
 

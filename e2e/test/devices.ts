@@ -10,7 +10,7 @@ export interface DeviceConfig {
   apiKey: string;
   user?: { accessToken: string; idToken: string };
   modelsDir: string;
-  conflict?: 'default' | 'keep-local-title';
+  conflict?: 'default' | 'keep-local-name';
   selective?: { model: string; field: string; eq: string };
 }
 
@@ -21,8 +21,14 @@ export class Device {
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   private readonly waiters: { test: (e: Record<string, any>) => boolean; resolve: (e: Record<string, any>) => void }[] = [];
   private nextId = 1;
+  /** The client's own log (DataStore warns freely), kept for failure messages rather than printed. */
+  private readonly log: string[] = [];
 
   private constructor(readonly name: string, private readonly child: ChildProcess) {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      this.log.push(line);
+      if (this.log.length > 40) this.log.shift();
+    });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let message: Record<string, any>;
       try {
@@ -50,11 +56,11 @@ export class Device {
   static async launch(name: string, config: DeviceConfig): Promise<Device> {
     const child = spawn(process.execPath, ['--import', 'tsx', DEVICE_SCRIPT], {
       env: { ...process.env, DEVICE_CONFIG: JSON.stringify(config) },
-      stdio: ['pipe', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     const device = new Device(name, child);
     const booted = await device.event((e) => e.event === 'booted' || e.event === 'crashed', 30_000);
-    if (booted.event === 'crashed') throw new Error(`${name} crashed: ${booted.error}`);
+    if (booted.event === 'crashed') throw new Error(`${name} crashed: ${booted.error}\n${device.log.join('\n')}`);
     return device;
   }
 
@@ -69,7 +75,7 @@ export class Device {
     const seen = this.events.find(test);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: no such event within ${timeoutMs} ms; saw ${JSON.stringify(this.events.slice(-8))}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no such event within ${timeoutMs} ms; saw ${JSON.stringify(this.events.slice(-8))}\n${this.log.join('\n')}`)), timeoutMs);
       this.waiters.push({ test, resolve: (e) => { clearTimeout(timer); resolve(e); } });
     });
   }
@@ -92,7 +98,7 @@ export class Device {
       const items = await this.query(model);
       const result = check(items);
       if (result) return result;
-      if (Date.now() > deadline) throw new Error(`${this.name}: ${model} never reached the expected state; has ${JSON.stringify(items.slice(0, 5))}`);
+      if (Date.now() > deadline) throw new Error(`${this.name}: ${model} never reached the expected state; has ${JSON.stringify(items.slice(0, 5))}\n${this.log.join('\n')}`);
       await new Promise((done) => setTimeout(done, 100));
     }
   }
@@ -104,7 +110,7 @@ export class Device {
     for (;;) {
       const last = [...this.events].reverse().find((e) => e.event === 'outboxStatus');
       if (!last || last.data?.isEmpty) return;
-      if (Date.now() > deadline) throw new Error(`${this.name}: outbox never emptied`);
+      if (Date.now() > deadline) throw new Error(`${this.name}: outbox never emptied\n${this.log.join('\n')}`);
       await new Promise((done) => setTimeout(done, 100));
     }
   }
