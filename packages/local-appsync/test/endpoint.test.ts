@@ -66,6 +66,19 @@ describe('realtime', () => {
     client.close();
   });
 
+  test('the older handshake, auth in ?header=<base64>&payload=e30=, works too', async () => {
+    const header = Buffer.from(JSON.stringify({ host: 'local', ...apiKey() })).toString('base64');
+    const { WebSocket } = await import('ws');
+    const socket = new WebSocket(`${local.server.realtimeUrl}?header=${encodeURIComponent(header)}&payload=e30=`, ['graphql-ws']);
+    const ack = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+      socket.on('message', (raw) => resolve(JSON.parse(String(raw))));
+      socket.on('error', reject);
+    });
+    expect(ack).toMatchObject({ type: 'connection_ack' });
+    socket.close();
+  });
+
   test('a bad key is told so before the socket closes', async () => {
     const client = await realtimeClient(local.server.realtimeUrl, { 'x-api-key': 'da2-wrong' });
     expect(await client.next((m) => m.type === 'connection_error')).toMatchObject({ payload: { errors: [{ errorType: 'UnauthorizedException', errorCode: 401 }] } });
