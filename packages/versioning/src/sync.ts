@@ -18,11 +18,6 @@ import type { Fragment } from './sql-values';
 export const DEFAULT_SYNC_LIMIT = 100;
 export const MAX_SYNC_LIMIT = 1000;
 
-/**
- * How long before its TTL a change is no longer trusted to be in the delta table: a sync takes many
- * pages, and purge must not remove a change between the decision and the page that reads it.
- */
-const DELTA_SAFETY_MARGIN_MS = 5 * 60_000;
 
 export interface SyncArgs {
   filter?: unknown;
@@ -78,7 +73,9 @@ async function firstPage(runtime: ModelRuntime, lastSync: number, scope: string)
   const { watermark, now, delta_ttl_ms: deltaTtlMs } = state!;
   let mode: SyncMode = 'full';
   if (lastSync > 0) {
-    const deltaHorizon = now - deltaTtlMs + Math.min(DELTA_SAFETY_MARGIN_MS, deltaTtlMs / 2);
+    // Only within half the TTL: the changes of the window then outlive the decision by at least half
+    // the TTL (15 minutes by default), time for every page of the sync before purge may remove them.
+    const deltaHorizon = now - deltaTtlMs / 2;
     mode = lastSync >= deltaHorizon ? 'delta' : 'base';
   }
   // A window never goes backwards: a lastSync ahead of the watermark (a long transaction holding it back)

@@ -1,0 +1,1 @@
+export { simulate, summary, type SimulationOptions, type SimulationReport } from './simulate';
