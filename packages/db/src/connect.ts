@@ -1,8 +1,8 @@
 import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
-/** The sql of a transaction (sql.begin): the same tagged template, bound to one connection. */
-export type Tx = postgres.TransactionSql;
+/** The sql of a transaction (see transaction()): the same tagged template, bound to one connection. */
+export type Tx = postgres.ReservedSql;
 
 /** Where to connect when not by URL: RDS (Proxy) with an IAM auth token as the password. */
 export interface ConnectTarget {
@@ -29,6 +29,8 @@ export interface ConnectOptions {
   onNotice?: (message: string) => void;
   /** Name shown in pg_stat_activity, so a stuck connection can be traced to its owner. */
   applicationName?: string;
+  /** Cancels a statement that runs longer (the server's statement_timeout); unset: no limit. */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -41,7 +43,10 @@ export function connect(target: string | ConnectTarget, options: ConnectOptions 
     idle_timeout: options.idleTimeout,
     connect_timeout: 10,
     onnotice: (notice) => options.onNotice?.(notice.message ?? ''),
-    connection: { application_name: options.applicationName ?? 'datastore-pg' },
+    connection: {
+      application_name: options.applicationName ?? 'datastore-pg',
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    },
     types: {
       // int8 as a number, not a string: _version and _lastChangedAt (AWSTimestamp, ms) are numbers in the
       // protocol and stay far below 2^53.

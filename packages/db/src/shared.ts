@@ -9,9 +9,25 @@ let shared: Sql | undefined;
  * after 5 minutes so a frozen container does not hold a proxy slot.
  */
 export function sharedConnection(): Sql {
-  // DB_POOL_MAX: the dev server runs every handler in one process, serving requests side by side.
-  shared ??= connect(targetFromEnv(), { max: Number(process.env.DB_POOL_MAX ?? 1), idleTimeout: 300, applicationName: 'datastore-pg handler' });
+  shared ??= connect(targetFromEnv(), {
+    // DB_POOL_MAX: the dev server runs every handler in one process, serving requests side by side.
+    max: Number(process.env.DB_POOL_MAX ?? 1),
+    idleTimeout: 300,
+    applicationName: 'datastore-pg handler',
+    // Below the Lambda timeout (10 s), so a stuck statement ends as a retryable error, not a killed container.
+    statementTimeoutMs: Number(process.env.DB_STATEMENT_TIMEOUT_MS ?? 8000),
+  });
   return shared;
+}
+
+/**
+ * Drops the shared connection after it was lost (a killed backend, a database restart), so the next
+ * request opens a fresh one instead of waiting on a pool whose connection is dead.
+ */
+export function discardSharedConnection(): void {
+  const lost = shared;
+  shared = undefined;
+  void lost?.end({ timeout: 0 }).catch(() => undefined);
 }
 
 /** Closes the shared connection (tests, a dev server shutting down). */

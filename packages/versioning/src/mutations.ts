@@ -2,7 +2,7 @@
 // that locks the row, checks access, condition and _version, and writes; the triggers stamp the new
 // version and journal it (migrations/000001_versioning.sql).
 import { randomUUID } from 'node:crypto';
-import type { Tx } from '@datastore-pg/db';
+import { transaction, type Tx } from '@datastore-pg/db';
 import type { FieldMeta } from '@datastore-pg/schema/models';
 import { mayAccess, unauthorized, type Access, type Caller } from './auth';
 import { automerge, type ConflictResolution, type ResolveConflict } from './conflict';
@@ -67,7 +67,7 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
   const id = idArg(runtime, input.id);
   const version = versionArg(input._version);
   const values = fieldValues(runtime, input, { except: ['id', '_version'] });
-  return runtime.sql.begin(async (tx) => {
+  return transaction(runtime.sql, async (tx) => {
     const server = await lockForWrite(ctx, tx, id, args.condition);
     checkOwnerChange(ctx, values);
     if (server._deleted) throw conflict(server);
@@ -94,7 +94,7 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
   }
   const id = idArg(runtime, input.id);
   const version = versionArg(input._version);
-  return runtime.sql.begin(async (tx) => {
+  return transaction(runtime.sql, async (tx) => {
     const server = await lockForWrite(ctx, tx, id, args.condition);
     if (server._deleted) throw conflict(server);
     if (server._version === version) return tombstone(runtime, tx, id);

@@ -1,6 +1,6 @@
 // One model's resolver: the AppSync direct Lambda event in, { data } out. Errors are thrown as
 // DataStoreError and turned into the envelope by the errorEnvelope middleware.
-import { sharedConnection, type Sql } from '@datastore-pg/db';
+import { discardSharedConnection, isConnectionLost, sharedConnection, type Sql } from '@datastore-pg/db';
 import type { ModelMeta } from '@datastore-pg/schema/models';
 import { accessOf, callerOf } from './auth';
 import type { ResolveConflict } from './conflict';
@@ -18,6 +18,8 @@ export interface ModelHooks {
 export interface ResolverOptions {
   /** The database; by default the container's shared connection (DATABASE_URL). */
   connection?: () => Sql;
+  /** Called when the connection was lost; by default the shared connection is discarded and reopened. */
+  onConnectionLost?: () => void;
 }
 
 export type Resolver = (event: AppSyncEvent) => Promise<{ data: unknown }>;
@@ -29,18 +31,19 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
       : `${model.name} passes a resolveConflict hook but is not declared @conflict(handler: CUSTOM)`);
   }
   const connection = options.connection ?? sharedConnection;
+  const onConnectionLost = options.onConnectionLost ?? (options.connection ? () => undefined : discardSharedConnection);
   // Loaded on the first request (not at import, so a cold start without a database still answers
   // with a clear error), then kept for the container's life; a failed load is retried.
   let runtime: Promise<ModelRuntime> | undefined;
   const loadRuntime = () => {
-    runtime ??= loadModelRuntime(connection(), model).catch((error: unknown) => {
+    runtime ??= loadModelRuntime(connection, model).catch((error: unknown) => {
       runtime = undefined;
       throw error;
     });
     return runtime;
   };
 
-  return async (event) => {
+  const resolve: Resolver = async (event) => {
     const rt = await loadRuntime();
     const caller = callerOf(event.identity);
     const access = accessOf(model, caller);
@@ -61,6 +64,14 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
         throw new DataStoreError(ErrorCode.InternalError, 'internal error', {
           cause: new Error(`${model.name}'s resolver was wired to field ${event.info.parentTypeName}.${event.info.fieldName}`),
         });
+    }
+  };
+  return async (event) => {
+    try {
+      return await resolve(event);
+    } catch (error) {
+      if (isConnectionLost(error)) onConnectionLost();
+      throw error;
     }
   };
 }

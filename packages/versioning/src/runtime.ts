@@ -6,7 +6,8 @@ import type { ColumnInfo } from './values';
 
 export interface ModelRuntime {
   model: ModelMeta;
-  sql: Sql;
+  /** The connection of the moment: after a lost connection, the next request gets a new one. */
+  readonly sql: Sql;
   /** The field holding the DataStore id. */
   idField: FieldMeta;
   /** Every field by GraphQL name. */
@@ -21,7 +22,8 @@ export class SchemaMismatchError extends Error {
   override name = 'SchemaMismatchError';
 }
 
-export async function loadModelRuntime(sql: Sql, model: ModelMeta): Promise<ModelRuntime> {
+export async function loadModelRuntime(connection: () => Sql, model: ModelMeta): Promise<ModelRuntime> {
+  const sql = connection();
   const columns = await sql<{ column: string; type: string; is_array: boolean }[]>`
     select a.attname as column,
            coalesce(elem.typname, t.typname) as type,
@@ -50,7 +52,9 @@ export async function loadModelRuntime(sql: Sql, model: ModelMeta): Promise<Mode
   }
   return {
     model,
-    sql,
+    get sql() {
+      return connection();
+    },
     idField,
     fields: new Map(model.fields.map((f) => [f.name, f])),
     columns: columnInfo,

@@ -1,0 +1,30 @@
+import type { Sql, Tx } from './connect';
+
+/** SQLSTATEs and driver codes that mean the connection itself is gone (killed, restarted, network). */
+const CONNECTION_LOST = /^(08|57P0[123])|^CONNECTION_|^ECONN|^EPIPE$|^ETIMEDOUT$/;
+
+export function isConnectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECTION_LOST.test(code);
+}
+
+/**
+ * Runs fn in a transaction on one reserved connection. Unlike sql.begin, it sends no ROLLBACK down a
+ * connection that is already gone: postgres.js would schedule that write on a closed socket and throw
+ * from a timer, out of reach of any catch (a crashed Lambda container). The server rolls back a
+ * transaction whose connection died.
+ */
+export async function transaction<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const tx = await sql.reserve();
+  try {
+    await tx`begin`;
+    const result = await fn(tx);
+    await tx`commit`;
+    return result;
+  } catch (error) {
+    if (!isConnectionLost(error)) await tx`rollback`.catch(() => undefined);
+    throw error;
+  } finally {
+    tx.release();
+  }
+}
