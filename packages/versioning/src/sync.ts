@@ -52,7 +52,8 @@ export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs
 
 function syncLimit(limit: unknown): number {
   if (limit === null || limit === undefined) return DEFAULT_SYNC_LIMIT;
-  if (!Number.isInteger(limit) || (limit as number) < 1) throw invalid('limit must be a positive integer');
+  // GraphQL's Int is 32-bit: anything larger never came through AppSync.
+  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 2 ** 31 - 1) throw invalid('limit must be a positive 32-bit integer');
   return Math.min(limit as number, MAX_SYNC_LIMIT);
 }
 
