@@ -52,19 +52,20 @@ export function checkTemplate(template: Template, models: readonly ModelMeta[], 
   const [schema] = ofType('AWS::AppSync::GraphQLSchema');
   if (!schema || schema[1].Properties?.Definition !== sdl) problems.push('the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)');
 
-  problems.push(...findSecrets(JSON.stringify(template)));
+  problems.push(...findSecrets(JSON.stringify(template)).map((what) => `the template ${what}`));
   return problems;
 }
 
 const SECRET_PATTERNS: [RegExp, string][] = [
   [/AKIA[0-9A-Z]{16}/, 'an AWS access key id'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
-  [/postgres(ql)?:\/\/[^:@/"\s]+:[^@/"\s]+@/, 'a database URL with a password'],
+  // A literal password; an interpolated one (${...}) is made at run time.
+  [/postgres(ql)?:\/\/[^:@/"\s]+:(?!\$\{)[^@/"\s]+@/, 'a database URL with a password'],
   [/"(password|secret|secretAccessKey|DB_PASSWORD|PGPASSWORD)"\s*:\s*"(?!\{\{resolve:)[^"]+"/i, 'a literal password or secret'],
 ];
 
 export function findSecrets(text: string): string[] {
-  return SECRET_PATTERNS.filter(([pattern]) => pattern.test(text)).map(([, what]) => `the template contains ${what}`);
+  return SECRET_PATTERNS.filter(([pattern]) => pattern.test(text)).map(([, what]) => `contains ${what}`);
 }
 
 export function checkZips(directory: string): string[] {
