@@ -6,7 +6,7 @@ import { parseModels } from '@datastore-pg/schema';
 import { useTestDatabase } from '@datastore-pg/testing';
 import { checkTemplate, findSecrets, readTemplate, type Template } from '../src/check-package';
 import { packageStage } from '../src/package-cli';
-import { readZip } from './zip';
+import { readZip } from '../src/zip';
 
 const ROOT = join(__dirname, '../../..');
 const models = parseModels(readFileSync(join(ROOT, 'schema.graphql'), 'utf8'));
