@@ -33,7 +33,7 @@ const seconds = async (fn: () => Promise<unknown>) => {
 
 async function main(): Promise<void> {
   let embedded: RunningPostgres | undefined;
-  const url = process.env.DATABASE_URL ?? (embedded = await startEmbeddedPostgres({ name: 'bench-postgres' })).url;
+  const url = process.env.DATABASE_URL || (embedded = await startEmbeddedPostgres({ name: 'bench-postgres' })).url;
   const sql = connect(url, { max: 60 });
   try {
     await migrate(sql, migrations);

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     },
   });
   let embedded: RunningPostgres | undefined;
-  const url = process.env.DATABASE_URL ?? (embedded = await startEmbeddedPostgres({ name: 'simulation-postgres' })).url;
+  const url = process.env.DATABASE_URL || (embedded = await startEmbeddedPostgres({ name: 'simulation-postgres' })).url;
   const sql = connect(url, { max: 8 });
   try {
     await migrate(sql, migrations);
