@@ -9,7 +9,7 @@ import { DataStore, syncExpression, type PersistentModelConstructor } from '@aws
 import { createInterface } from 'node:readline';
 import { WebSocket as NodeWebSocket } from 'ws';
 
-interface DeviceConfig {
+export interface DeviceConfig {
   endpoint: string;
   apiKey: string;
   user?: { accessToken: string; idToken: string };

@@ -2,17 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { DeviceConfig } from '../device/device';
 
 const DEVICE_SCRIPT = join(__dirname, '../device/device.ts');
 
-export interface DeviceConfig {
-  endpoint: string;
-  apiKey: string;
-  user?: { accessToken: string; idToken: string };
-  modelsDir: string;
-  conflict?: 'default' | 'keep-local-name';
-  selective?: { model: string; field: string; eq: string };
-}
+export type { DeviceConfig } from '../device/device';
 
 export type Item = Record<string, any> & { id: string };
 

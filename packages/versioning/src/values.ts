@@ -1,19 +1,13 @@
 // Values at the boundary: client input is checked against the field's GraphQL type (and, for ids, the
 // column's type) before it can reach SQL; rows are decoded into GraphQL values in one place.
-import { isIP } from 'node:net';
 import type { FieldMeta, ScalarName } from '@datastore-pg/schema/models';
+import { stringScalarFormats, UUID } from '@datastore-pg/schema/scalars';
 import { invalid } from './errors';
 
 /** Longest string accepted in any field: AppSync's request limit is 1 MB, a row should not approach it. */
 export const MAX_STRING_LENGTH = 100_000;
 export const MAX_LIST_LENGTH = 1_000;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DATE = /^\d{4}-\d{2}-\d{2}(Z|[+-]\d{2}:\d{2}(:\d{2})?)?$/;
-const TIME = /^\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}(:\d{2})?)?$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}(:\d{2})?)$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const PHONE = /^\+?[0-9][0-9 ().-]{2,30}$/;
 const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
 
 /** What the database says about a column, read once per model (see ModelRuntime). */
@@ -68,47 +62,24 @@ export function scalarValue(field: FieldMeta, column: ColumnInfo, value: unknown
     case 'Boolean':
       if (typeof value !== 'boolean') throw wrong('true or false');
       return value;
-    case 'AWSJSON': {
-      if (typeof value === 'string') {
-        checkLength(field, value);
-        try {
-          return JSON.parse(value) as unknown;
-        } catch {
-          throw wrong('a JSON string');
-        }
-      }
-      throw wrong('a JSON string');
-    }
+    case 'AWSJSON':
+      if (typeof value !== 'string' || !stringScalarFormats.AWSJSON(value)) throw wrong('a JSON string');
+      checkLength(field, value);
+      return JSON.parse(value) as unknown;
     default:
       break;
   }
   if (typeof value !== 'string') throw wrong('a string');
   checkLength(field, value);
-  const valid: Record<Exclude<ScalarName, 'Int' | 'AWSTimestamp' | 'Float' | 'Boolean' | 'AWSJSON'>, () => boolean> = {
-    ID: () => value.length > 0 && (!isUuidColumn(column) || UUID.test(value)),
-    String: () => true,
-    AWSDate: () => DATE.test(value) && !Number.isNaN(Date.parse(value.slice(0, 10))),
-    AWSTime: () => TIME.test(value),
-    AWSDateTime: () => DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)),
-    AWSEmail: () => EMAIL.test(value),
-    AWSURL: () => isUrl(value),
-    AWSPhone: () => PHONE.test(value),
-    AWSIPAddress: () => isIP(value.split('/')[0] ?? '') !== 0,
-  };
-  if (!valid[scalar]()) throw wrong(scalar === 'ID' && isUuidColumn(column) ? 'a UUID' : `a valid ${scalar}`);
+  const valid = scalar === 'ID'
+    ? value.length > 0 && (!isUuidColumn(column) || UUID.test(value))
+    : scalar === 'String' || stringScalarFormats[scalar](value);
+  if (!valid) throw wrong(scalar === 'ID' && isUuidColumn(column) ? 'a UUID' : `a valid ${scalar}`);
   return scalar === 'AWSDate' ? value.slice(0, 10) : value; // a date column keeps no offset
 }
 
 function checkLength(field: FieldMeta, value: string): void {
   if (value.length > MAX_STRING_LENGTH) throw invalid(`${field.name} is longer than ${MAX_STRING_LENGTH} characters`);
-}
-
-function isUrl(value: string): boolean {
-  try {
-    return new URL(value).protocol.length > 1;
-  } catch {
-    return false;
-  }
 }
 
 /** A column value as the GraphQL value of its field. */
