@@ -1,7 +1,7 @@
 // The real aws-amplify v6 DataStore client, in Node, one process per device, with models generated from
 // schema.graphql by Amplify's own generator, against the local AppSync endpoint and real Postgres.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeClientModels } from '@datastore-pg/codegen';
 import { closeSharedConnection } from '@datastore-pg/db';
@@ -31,6 +31,7 @@ afterEach(async () => {
 afterAll(async () => {
   await server?.close();
   await closeSharedConnection();
+  rmSync(modelsDir, { recursive: true, force: true });
 });
 
 function user(username: string, groups: string[] = []) {

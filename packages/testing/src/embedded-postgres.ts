@@ -22,6 +22,8 @@ export interface EmbeddedPostgresOptions {
   name: string;
   /** Keep the data between runs (the dev server) instead of starting empty each time (tests). */
   keepData?: boolean;
+  /** A fixed port (a restart that clients must find again); a free one by default. */
+  port?: number;
   log?: (line: string) => void;
 }
 
@@ -38,7 +40,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   writeFileSync(ownerFile, String(process.pid));
   process.once('exit', () => rmSync(ownerFile, { force: true }));
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const password = reuse ? readFileSync(passwordFile, 'utf8').trim() : randomBytes(18).toString('base64url');
   if (options.keepData) writeFileSync(passwordFile, password, { mode: 0o600 });
   const serverLog: string[] = [];
