@@ -22,120 +22,24 @@ directive @aws_iam on OBJECT | FIELD_DEFINITION
 directive @aws_cognito_user_pools(cognito_groups: [String]) on OBJECT | FIELD_DEFINITION
 `;
 
-const SHARED_INPUTS = `input ModelStringInput {
-  ne: String
-  eq: String
-  le: String
-  lt: String
-  ge: String
-  gt: String
-  contains: String
-  notContains: String
-  between: [String]
-  beginsWith: String
-  attributeExists: Boolean
-}
-
-input ModelIDInput {
-  ne: ID
-  eq: ID
-  le: ID
-  lt: ID
-  ge: ID
-  gt: ID
-  contains: ID
-  notContains: ID
-  between: [ID]
-  beginsWith: ID
-  attributeExists: Boolean
-}
-
-input ModelIntInput {
-  ne: Int
-  eq: Int
-  le: Int
-  lt: Int
-  ge: Int
-  gt: Int
-  between: [Int]
-  attributeExists: Boolean
-}
-
-input ModelFloatInput {
-  ne: Float
-  eq: Float
-  le: Float
-  lt: Float
-  ge: Float
-  gt: Float
-  between: [Float]
-  attributeExists: Boolean
-}
-
-input ModelBooleanInput {
-  ne: Boolean
-  eq: Boolean
-  attributeExists: Boolean
-}
-
-input ModelSubscriptionStringInput {
-  ne: String
-  eq: String
-  le: String
-  lt: String
-  ge: String
-  gt: String
-  contains: String
-  notContains: String
-  between: [String]
-  beginsWith: String
-  in: [String]
-  notIn: [String]
-}
-
-input ModelSubscriptionIDInput {
-  ne: ID
-  eq: ID
-  le: ID
-  lt: ID
-  ge: ID
-  gt: ID
-  contains: ID
-  notContains: ID
-  between: [ID]
-  beginsWith: ID
-  in: [ID]
-  notIn: [ID]
-}
-
-input ModelSubscriptionIntInput {
-  ne: Int
-  eq: Int
-  le: Int
-  lt: Int
-  ge: Int
-  gt: Int
-  between: [Int]
-  in: [Int]
-  notIn: [Int]
-}
-
-input ModelSubscriptionFloatInput {
-  ne: Float
-  eq: Float
-  le: Float
-  lt: Float
-  ge: Float
-  gt: Float
-  between: [Float]
-  in: [Float]
-  notIn: [Float]
-}
-
-input ModelSubscriptionBooleanInput {
-  ne: Boolean
-  eq: Boolean
-}`;
+/** The comparison inputs every filter shares, as Amplify names them. */
+const ORDERED = ['ne', 'eq', 'le', 'lt', 'ge', 'gt'];
+const TEXT = [...ORDERED, 'contains', 'notContains', 'between', 'beginsWith'];
+const SHARED_INPUTS = ([
+  ['ModelStringInput', 'String', [...TEXT, 'attributeExists']],
+  ['ModelIDInput', 'ID', [...TEXT, 'attributeExists']],
+  ['ModelIntInput', 'Int', [...ORDERED, 'between', 'attributeExists']],
+  ['ModelFloatInput', 'Float', [...ORDERED, 'between', 'attributeExists']],
+  ['ModelBooleanInput', 'Boolean', ['ne', 'eq', 'attributeExists']],
+  ['ModelSubscriptionStringInput', 'String', [...TEXT, 'in', 'notIn']],
+  ['ModelSubscriptionIDInput', 'ID', [...TEXT, 'in', 'notIn']],
+  ['ModelSubscriptionIntInput', 'Int', [...ORDERED, 'between', 'in', 'notIn']],
+  ['ModelSubscriptionFloatInput', 'Float', [...ORDERED, 'between', 'in', 'notIn']],
+  ['ModelSubscriptionBooleanInput', 'Boolean', ['ne', 'eq']],
+] as const).map(([name, type, operators]) => block(`input ${name}`, operators.map((op) => {
+  if (op === 'attributeExists') return `${op}: Boolean`;
+  return ['between', 'in', 'notIn'].includes(op) ? `${op}: [${type}]` : `${op}: ${type}`;
+}))).join('\n\n');
 
 const AUTH_DIRECTIVE: Record<AuthRule['provider'], string> = {
   apiKey: '@aws_api_key',
