@@ -10,7 +10,7 @@ import { DataStoreError, ErrorCode, invalid } from './errors';
 import { compileFilter, isObject } from './filter';
 import { itemColumns, toItem, type Item, type Row } from './items';
 import { columnOf, type ModelRuntime } from './runtime';
-import { bind, joinFragments } from './sql-values';
+import { bind, joinFragments, type Fragment } from './sql-values';
 import { inputValue, scalarValue } from './values';
 
 export interface WriteContext {
@@ -67,9 +67,13 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
   const id = idArg(runtime, input.id);
   const version = versionArg(input._version);
   const values = fieldValues(runtime, input, { except: ['id', '_version'] });
+  checkOwnerChange(ctx, values);
+  if (args.condition === null || args.condition === undefined) {
+    const item = await writeIfCurrent(ctx, id, version, assignments(runtime, values));
+    if (item) return item;
+  }
   return transaction(runtime.sql, async (tx) => {
     const server = await lockForWrite(ctx, tx, id, args.condition);
-    checkOwnerChange(ctx, values);
     if (server._deleted) throw conflict(server);
     if (server._version === version) return write(runtime, tx, id, values);
     const incoming = Object.fromEntries([...values].map(([field, value]) => [field.name, value]));
@@ -94,6 +98,10 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
   }
   const id = idArg(runtime, input.id);
   const version = versionArg(input._version);
+  if (args.condition === null || args.condition === undefined) {
+    const item = await writeIfCurrent(ctx, id, version, runtime.sql`_deleted = true`);
+    if (item) return item;
+  }
   return transaction(runtime.sql, async (tx) => {
     const server = await lockForWrite(ctx, tx, id, args.condition);
     if (server._deleted) throw conflict(server);
@@ -142,14 +150,34 @@ async function applyResolution(ctx: WriteContext, tx: Tx, id: unknown, server: I
   }
 }
 
-async function write(runtime: ModelRuntime, tx: Tx, id: unknown, values: Values): Promise<Item> {
+/**
+ * The common case in one statement, no transaction around it: the row is the caller's, at the version
+ * the client based its change on, not a tombstone. Anything else (a conflict, a tombstone, no such row,
+ * someone else's row) touches no row and goes to the locking path, which finds out which it is.
+ */
+async function writeIfCurrent(ctx: WriteContext, id: string, version: number, set: Fragment): Promise<Item | undefined> {
+  const { runtime, access } = ctx;
   const { sql, model } = runtime;
+  const owner = access.scope === 'owner' ? sql`and t.${sql(runtime.fields.get(access.ownerField)!.column)} = ${access.owner}` : sql``;
+  const [row] = await sql<Row[]>`
+    update ${sql(model.table)} t set ${set}
+     where t.${sql(runtime.idField.column)} = ${id} and t._version = ${version} and not t._deleted ${owner}
+    returning ${itemColumns(runtime)}`;
+  return row && toItem(runtime, row);
+}
+
+/** The SET list of an update. With nothing to change the write still happens, so the version moves on. */
+function assignments(runtime: ModelRuntime, values: Values): Fragment {
+  const { sql } = runtime;
   const idColumn = sql(runtime.idField.column);
-  // With nothing to change the write still happens, so the version moves on as the client expects.
-  const assignments = values.size === 0
+  return values.size === 0
     ? sql`${idColumn} = t.${idColumn}`
     : joinFragments(sql, [...values].map(([field, value]) => sql`${sql(field.column)} = ${bind(sql, columnOf(runtime, field), value)}`), sql`,`);
-  const [row] = await tx<Row[]>`update ${sql(model.table)} t set ${assignments} where t.${idColumn} = ${id as string} returning ${itemColumns(runtime)}`;
+}
+
+async function write(runtime: ModelRuntime, tx: Tx, id: unknown, values: Values): Promise<Item> {
+  const { sql, model } = runtime;
+  const [row] = await tx<Row[]>`update ${sql(model.table)} t set ${assignments(runtime, values)} where t.${sql(runtime.idField.column)} = ${id as string} returning ${itemColumns(runtime)}`;
   return toItem(runtime, row!);
 }
 

@@ -93,8 +93,9 @@ function outputScalar(field: FieldMeta, value: unknown): unknown {
   if (field.type.kind === 'enum') return value;
   switch (field.type.name) {
     case 'AWSDateTime':
-      // AppSync's canonical form: UTC with milliseconds (2026-11-22T05:06:06.123Z).
-      return (value instanceof Date ? value : new Date(String(value))).toISOString();
+      // AppSync's canonical form: UTC with milliseconds (2026-11-22T05:06:06.123Z). Timestamp columns are
+      // selected in that form already (items.ts); a text column holds what was validated on the way in.
+      return value instanceof Date ? value.toISOString() : value;
     case 'Int':
     case 'Float':
     case 'AWSTimestamp':
