@@ -32,9 +32,13 @@ test('a connection killed in the middle of a write: retryable error, nothing wri
   const before = await snapshot(customer.id as string);
 
   const write = update(customer.id as string, 1, 'slow rename');
-  await new Promise((done) => setTimeout(done, 300)); // the update is inside its trigger now
-  const killed = await db.sql`select pg_terminate_backend(pid) from pg_stat_activity
-    where datname = current_database() and application_name = 'datastore-pg handler' and state = 'active'`;
+  // Wait until the update is inside its (sleeping) trigger, then kill its backend.
+  let killed: unknown[] = [];
+  for (let waited = 0; killed.length === 0 && waited < 5000; waited += 50) {
+    await new Promise((done) => setTimeout(done, 50));
+    killed = await db.sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and application_name = 'datastore-pg handler' and state = 'active' and wait_event = 'PgSleep'`;
+  }
   expect(killed.length).toBe(1);
 
   expect(await write).toEqual({ data: null, errorType: 'Unavailable', errorMessage: expect.any(String) });
