@@ -36,8 +36,8 @@ test('a connection killed in the middle of a write: retryable error, nothing wri
   let killed: unknown[] = [];
   for (let waited = 0; killed.length === 0 && waited < 5000; waited += 50) {
     await new Promise((done) => setTimeout(done, 50));
-    killed = await db.sql`select pg_terminate_backend(pid) from pg_stat_activity
-      where datname = current_database() and application_name = 'datastore-pg handler' and state = 'active' and wait_event = 'PgSleep'`;
+    killed = [...(await db.sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and application_name = 'datastore-pg handler' and state = 'active' and wait_event = 'PgSleep'`)];
   }
   expect(killed.length).toBe(1);
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  buildSchema, execute, GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type FieldNode,
+  buildSchema, execute, GraphQLError, validate, type DocumentNode, type ExecutionResult, type FieldNode,
   type GraphQLField, type GraphQLObjectType, type GraphQLResolveInfo, type GraphQLSchema, type SelectionSetNode,
 } from 'graphql';
 import { APPSYNC_DEFINITIONS } from '@datastore-pg/schema';
@@ -169,4 +169,3 @@ export function toAppSyncResponse(result: ExecutionResult): Record<string, unkno
   };
 }
 
-export { parse };

@@ -4,7 +4,7 @@
 // periodic ka, start -> start_ack | error, data, stop -> complete.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { execute, getOperationAST, parse, validate, type DocumentNode, type FieldNode, type GraphQLSchema } from 'graphql';
+import { execute, getOperationAST, parse, validate, type DocumentNode, type FieldNode } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { matchesSubscriptionFilter, ResolverError, type SubscriptionFilter } from './appsync-utils';
 import { authenticate, AuthError, type Caller, type DevCredentials } from './auth';
@@ -173,4 +173,3 @@ function argumentValues(field: FieldNode, variables: Record<string, unknown>): R
   return Object.fromEntries((field.arguments ?? []).map((a) => [a.name.value, value(a.value)]));
 }
 
-export type { GraphQLSchema };
