@@ -42,6 +42,9 @@ test('the window of a sync stays fixed across its pages while other writes commi
   const { startedAt: lastSync } = await syncAll(handler, model, { lastSync: 0 }, apiKey);
   const first = [];
   for (let i = 0; i < 5; i++) first.push((await ok<{ id: string }>(handler, 'createCustomer', { input: await sampleInput(model) }, apiKey)).id);
+  // The watermark sits a millisecond below "now": a change made in the very last millisecond before a
+  // sync belongs to the next window. Give the five a few milliseconds so they are all in this one.
+  await new Promise((done) => setTimeout(done, 10));
 
   const seen: string[] = [];
   const late: string[] = [];
