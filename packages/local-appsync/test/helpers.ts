@@ -36,9 +36,9 @@ export function userHeaders(secret: string, username: string, groups: string[] =
 }
 
 /** A realtime client speaking Amplify v6's handshake: subprotocols graphql-ws and header-<base64url>. */
-export async function realtimeClient(url: string, headers: Headers) {
+export async function realtimeClient(url: string, headers: Headers, options: { ca?: string } = {}) {
   const header = Buffer.from(JSON.stringify({ host: new URL(url).host, ...headers })).toString('base64url');
-  const socket = new WebSocket(url, ['graphql-ws', `header-${header}`]);
+  const socket = new WebSocket(url, ['graphql-ws', `header-${header}`], options);
   const messages: Record<string, any>[] = [];
   const waiters: { test: (m: Record<string, any>) => boolean; resolve: (m: Record<string, any>) => void }[] = [];
   socket.on('message', (raw) => {

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import { newDevCredentials, startLocalAppSync } from '../src';
+import { realtimeClient } from './helpers';
 
 test('serves https and wss with the given certificate', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dspg-tls-'));
@@ -24,15 +24,10 @@ test('serves https and wss with the given certificate', async () => {
       req.end('{"query":"{ __typename }"}');
     });
     expect(status).toBe(401); // reached over TLS; no credentials sent
-    const header = Buffer.from(JSON.stringify({ 'x-api-key': credentials.apiKey })).toString('base64url');
-    const socket = new WebSocket(server.realtimeUrl, ['graphql-ws', `header-${header}`], { ca: cert });
-    const ack = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
-      socket.on('message', (raw) => resolve(JSON.parse(String(raw))));
-      socket.on('error', reject);
-    });
-    expect(ack).toMatchObject({ type: 'connection_ack' });
-    socket.close();
+    const client = await realtimeClient(server.realtimeUrl, { 'x-api-key': credentials.apiKey }, { ca: cert });
+    client.send({ type: 'connection_init' });
+    expect(await client.next((m) => m.type === 'connection_ack')).toMatchObject({ type: 'connection_ack' });
+    client.close();
   } finally {
     await server.close();
   }

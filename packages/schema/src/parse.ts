@@ -117,13 +117,12 @@ function parseRelation(model: string, field: FieldDefinitionNode, modelNames: Se
   if (references?.kind !== Kind.LIST || references.values.some((v) => v.kind !== Kind.STRING)) {
     throw new SchemaError(`${where}: @${relation.name.value} needs references: ["<field>"]`);
   }
-  const parsed: RelationMeta = {
+  return {
     name: field.name.value,
     kind: relation.name.value as RelationMeta['kind'],
     model: named,
     references: references.values.map((v) => (v as { value: string }).value),
   };
-  return parsed;
 }
 
 function parseAuth(model: string, auth: ConstDirectiveNode | undefined): AuthRule[] {

@@ -1,5 +1,6 @@
-// get<Model>(id) and create/update/delete<Model>(input, condition). Every write runs in one transaction
-// that locks the row, checks access, condition and _version, and writes; the triggers stamp the new
+// get<Model>(id) and create/update/delete<Model>(input, condition). An update or delete at the current
+// version is one statement (writeIfCurrent); anything else runs in a transaction that locks the row and
+// finds out why (conflict, tombstone, missing, someone else's, a condition). The triggers stamp the new
 // version and journal it (migrations/000001_versioning.sql).
 import { randomUUID } from 'node:crypto';
 import { transaction, type Tx } from '@datastore-pg/db';

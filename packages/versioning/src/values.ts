@@ -63,8 +63,9 @@ export function scalarValue(field: FieldMeta, column: ColumnInfo, value: unknown
       if (typeof value !== 'boolean') throw wrong('true or false');
       return value;
     case 'AWSJSON':
-      if (typeof value !== 'string' || !stringScalarFormats.AWSJSON(value)) throw wrong('a JSON string');
-      checkLength(field, value);
+      if (typeof value !== 'string') throw wrong('a JSON string');
+      checkLength(field, value); // before parsing it
+      if (!stringScalarFormats.AWSJSON(value)) throw wrong('a JSON string');
       return JSON.parse(value) as unknown;
     default:
       break;
