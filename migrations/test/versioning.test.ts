@@ -172,6 +172,21 @@ describe('per-model TTLs', () => {
     expect(tombstone!._ttl!.getTime() - before).toBeLessThan(6 * MINUTE_MS);
   });
 
+  test('an UPDATE of versioning.models is enough: the next write uses the new TTLs', async () => {
+    await db.sql`update versioning.models set base_table_ttl = '3 days', delta_sync_table_ttl = '7 minutes' where base_table = 'work_logs'::regclass`;
+    const workOrderId = await insertWorkOrder(db.sql, siteId);
+    const [log] = await db.sql<{ id: string }[]>`insert into work_logs (work_order_id, minutes) values (${workOrderId}, 30) returning id`;
+    const before = await dbNowMs(db.sql);
+    await db.sql`delete from work_logs where id = ${log!.id}`;
+
+    const meta = await metadataOf(db.sql, 'work_logs', log!.id);
+    expect(meta._ttl!.getTime() - before).toBeGreaterThanOrEqual(3 * DAY_MS);
+    expect(meta._ttl!.getTime() - before).toBeLessThan(3 * DAY_MS + MINUTE_MS);
+    const [, tombstone] = await deltaRowsOf(db.sql, 'work_logs', log!.id);
+    expect(tombstone!._ttl!.getTime() - before).toBeGreaterThanOrEqual(7 * MINUTE_MS);
+    expect(tombstone!._ttl!.getTime() - before).toBeLessThan(8 * MINUTE_MS);
+  });
+
   test('must be positive', async () => {
     await expect(db.sql`select versioning.enable('work_logs', base_table_ttl => '0 seconds')`).rejects.toMatchObject({ code: '23514' });
   });
@@ -211,7 +226,7 @@ describe('versioning.enable', () => {
     }
     const [triggers] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from pg_trigger where tgrelid = 'erp_vehicles'::regclass and not tgisinternal`;
-    expect(triggers!.n).toBe(5);
+    expect(triggers!.n).toBe(4); // stamp, journal, hard delete, truncate
 
     await db.sql`update erp_vehicles set plate = 'AB-124' where vehicle_no = 1`;
     expect(await deltaRowsOf(db.sql, 'erp_vehicles', rows[0]!._datastore_uuid)).toEqual([
@@ -228,6 +243,49 @@ describe('versioning.enable', () => {
     const [columns] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from pg_attribute where attrelid = 'tickets'::regclass and attname in ('created_at', 'updated_at')`;
     expect(columns!.n).toBe(0);
+  });
+
+  test('another writer needs rights on its table only, not on the versioning schemas', async () => {
+    // An ERP's login: it may write work_logs and nothing else, yet its writes are stamped and journaled.
+    const role = db.sql(`erp_writer_${process.pid}`); // roles are cluster-wide
+    await db.sql`create role ${role}`;
+    await db.sql`grant usage on schema public to ${role}`;
+    await db.sql`grant select, insert, update, delete on work_logs to ${role}`;
+    await db.sql`grant select on work_orders to ${role}`; // the foreign key's check reads it
+    const workOrderId = await insertWorkOrder(db.sql, siteId);
+    try {
+      const id = await db.sql.begin(async (tx) => {
+        await tx`set local role ${role}`;
+        const [log] = await tx<{ id: string }[]>`insert into work_logs (work_order_id, minutes) values (${workOrderId}, 15) returning id`;
+        await tx`update work_logs set minutes = 20 where id = ${log!.id}`;
+        await tx`delete from work_logs where id = ${log!.id}`;
+        return log!.id;
+      });
+      const delta = await deltaRowsOf(db.sql, 'work_logs', id);
+      expect(delta.map((d) => [d._version, d._deleted, d.item.minutes])).toEqual([[1, false, 15], [2, false, 20], [3, true, 20]]);
+    } finally {
+      await db.sql`drop owned by ${role}`;
+      await db.sql`drop role ${role}`;
+    }
+  });
+
+  test('turning timestamps off later stops stamping them', async () => {
+    await db.sql`create table notes (id uuid primary key default gen_random_uuid(), body text)`;
+    await db.sql`select versioning.enable('notes')`;
+    const [note] = await db.sql<{ id: string; updated_at: Date }[]>`insert into notes (body) values ('a') returning id, updated_at`;
+    await db.sql`select versioning.enable('notes', timestamps => false)`;
+    await db.sql`update notes set body = 'b', updated_at = '2001-01-01T00:00:00Z' where id = ${note!.id}`;
+    const [after] = await db.sql<{ updated_at: Date; _version: string }[]>`select updated_at, _version from notes where id = ${note!.id}`;
+    expect(after!.updated_at.toISOString()).toBe('2001-01-01T00:00:00.000Z');
+    expect(Number(after!._version)).toBe(2);
+  });
+
+  test('refuses a table name too long for its generated trigger functions', async () => {
+    const name = `t${'x'.repeat(55)}`;
+    await db.sql`create table ${db.sql(name)} (id uuid primary key)`;
+    await expect(db.sql`select versioning.enable(${name})`).rejects.toMatchObject({ code: '42622' });
+    const [registered] = await db.sql<{ n: number }[]>`select count(*)::int as n from versioning.models where base_table = ${name}::regclass`;
+    expect(registered!.n).toBe(0);
   });
 
   test('refuses what it cannot version, changing nothing', async () => {
