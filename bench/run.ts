@@ -30,6 +30,20 @@ const seconds = async (fn: () => Promise<unknown>) => {
   await fn();
   return Number(process.hrtime.bigint() - started) / 1e9;
 };
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/**
+ * Times two things in alternating rounds and returns each one's median: a machine shared with others
+ * (or a checkpoint, or autovacuum) then slows both sides of a ratio, not just the one that ran last.
+ */
+async function interleaved(rounds: number, a: (round: number) => Promise<unknown>, b: (round: number) => Promise<unknown>): Promise<[number, number]> {
+  const times: [number[], number[]] = [[], []];
+  for (let round = 0; round < rounds; round++) {
+    times[0].push(await seconds(() => a(round)));
+    times[1].push(await seconds(() => b(round)));
+  }
+  return [median(times[0]), median(times[1])];
+}
+const ROUNDS = 5;
 
 async function main(): Promise<void> {
   let embedded: RunningPostgres | undefined;
@@ -40,7 +54,7 @@ async function main(): Promise<void> {
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; rows ${ROWS}, small table ${SMALL}, page ${PAGE}`);
     await fill(sql, 'customers', ROWS);
     await fill(sql, 'parts_bench', SMALL);
-    await fullSync(sql);
+    await offsetPaging(sql, await fullSync(sql));
     await deltaSync(sql);
     await singleUpdate(sql);
     await concurrentWriters(sql);
@@ -67,38 +81,55 @@ async function fill(sql: Sql, table: 'customers' | 'parts_bench', n: number): Pr
   for (let done = count; done < n; done += 50_000) {
     await sql`insert into ${sql(table)} (name, email) select 'Customer ' || g, 'c' || g || '@example.com' from generate_series(1, ${Math.min(50_000, n - done)}) g`;
   }
+  // As autovacuum would have by now: fresh statistics for the table and its journal.
   await sql`vacuum analyze ${sql(table)}`;
+  await sql`vacuum analyze ${sql(`versioning_delta.${table}`)}`;
   console.log(`${table}: ${n} rows ready (${((Date.now() - started) / 1000).toFixed(1)} s to load)`);
 }
 
 const resolver = (sql: Sql) => modelResolver(models.Customer, {}, { connection: () => sql });
 
-async function fullSync(sql: Sql): Promise<void> {
+async function fullSync(sql: Sql): Promise<number> {
   const handler = resolver(sql);
-  let handlerRows = 0;
-  const handlerTime = await seconds(async () => {
+  const handlerSync = async (maxPages = Infinity) => {
+    let rows = 0;
     let nextToken: string | null = null;
-    do {
+    for (let page = 0; page < maxPages; page++) {
       const { data } = (await handler({ arguments: { lastSync: 0, limit: PAGE, nextToken }, identity: null, info: { fieldName: 'syncCustomers', parentTypeName: 'Query' } })) as { data: { items: unknown[]; nextToken: string | null } };
-      handlerRows += data.items.length;
+      rows += data.items.length;
       nextToken = data.nextToken;
-    } while (nextToken);
-  });
-  let rawRows = 0;
-  const rawTime = await seconds(async () => {
+      if (!nextToken) break;
+    }
+    return rows;
+  };
+  const rawSync = async (maxPages = Infinity) => {
+    let rows = 0;
     let after: string | null = null;
-    for (;;) {
-      const page: { id: string }[] = after === null
+    for (let page = 0; page < maxPages; page++) {
+      const result: { id: string }[] = after === null
         ? await sql`select * from customers order by id limit ${PAGE}`
         : await sql`select * from customers where id > ${after} order by id limit ${PAGE}`;
-      rawRows += page.length;
-      if (page.length < PAGE) break;
-      after = page.at(-1)!.id;
+      rows += result.length;
+      if (result.length < PAGE) break;
+      after = result.at(-1)!.id;
     }
-  });
+    return rows;
+  };
+  // Warm-up, untimed: the handler's first request loads its runtime, and both code paths get compiled.
+  await handlerSync(20);
+  await rawSync(20);
+  let handlerRows = 0;
+  let rawRows = 0;
+  const [handlerTime, rawTime] = await interleaved(ROWS > 200_000 ? 3 : ROUNDS,
+    async () => (handlerRows = await handlerSync()),
+    async () => (rawRows = await rawSync()));
+  if (handlerRows !== ROWS || rawRows !== ROWS) throw new Error(`P1 read ${handlerRows} rows through the handler and ${rawRows} raw, expected ${ROWS}`);
   const ratio = (handlerRows / handlerTime) / (rawRows / rawTime);
-  record({ id: 'P1', measure: `full sync of ${handlerRows} rows through the handler vs raw keyset SELECT (${Math.round(handlerRows / handlerTime)} vs ${Math.round(rawRows / rawTime)} rows/s)`, value: `${ratio.toFixed(2)}× raw throughput`, target: '≥ 0.8×', met: ratio >= 0.8 });
+  record({ id: 'P1', measure: `full sync of ${handlerRows} rows through the handler vs raw keyset SELECT (${Math.round(handlerRows / handlerTime)} vs ${Math.round(rawRows / rawTime)} rows/s, medians of alternating runs)`, value: `${ratio.toFixed(2)}× raw throughput`, target: '≥ 0.8×', met: ratio >= 0.8 });
+  return handlerTime;
+}
 
+async function offsetPaging(sql: Sql, handlerTime: number): Promise<void> {
   // The AWS blog's approach: OFFSET paging over the base table. Quadratic, so it is timed over the first
   // pages only and extrapolated by its own cost model (page k costs k+1 pages of reading).
   const sample = Math.min(ROWS / PAGE, 50);
@@ -128,29 +159,54 @@ async function deltaSync(sql: Sql): Promise<void> {
     });
     return { time: time / 20, items };
   };
-  const big = await timeDelta('customers', handler);
-  const small = await timeDelta('parts_bench', smallHandler);
-  const ratio = big.time / small.time;
-  record({ id: 'P3', measure: `delta sync of ${big.items} changes on ${ROWS} rows vs ${small.items} on ${SMALL} (${(big.time * 1000).toFixed(1)} vs ${(small.time * 1000).toFixed(1)} ms)`, value: `${ratio.toFixed(2)}×`, target: '≤ 1.2×', met: ratio <= 1.2 });
+  let big = { time: 0, items: 0 };
+  let small = { time: 0, items: 0 };
+  const rounds: [number[], number[]] = [[], []];
+  for (let round = 0; round < ROUNDS; round++) {
+    big = await timeDelta('customers', handler);
+    small = await timeDelta('parts_bench', smallHandler);
+    rounds[0].push(big.time);
+    rounds[1].push(small.time);
+  }
+  const [bigTime, smallTime] = rounds.map(median) as [number, number];
+  const ratio = bigTime / smallTime;
+  record({ id: 'P3', measure: `delta sync of ${big.items} changes on ${ROWS} rows vs ${small.items} on ${SMALL} (${(bigTime * 1000).toFixed(1)} vs ${(smallTime * 1000).toFixed(1)} ms, medians of ${ROUNDS} alternating rounds)`, value: `${ratio.toFixed(2)}×`, target: '≤ 1.2×', met: ratio <= 1.2 });
 }
 
 async function singleUpdate(sql: Sql): Promise<void> {
   const handler = resolver(sql);
-  const ids = (await sql<{ id: string; _version: number }[]>`select id, _version from customers order by id limit 400`);
-  const n = 200;
-  const handlerTime = await seconds(async () => {
-    for (const row of ids.slice(0, n)) {
-      await handler({ arguments: { input: { id: row.id, _version: row._version, name: 'bench' } }, identity: null, info: { fieldName: 'updateCustomer', parentTypeName: 'Mutation' } });
-    }
-  });
-  // The plain UPDATE, on a table without triggers, is what a versioning-free backend would do.
-  await sql`create table if not exists plain_customers as select * from customers order by id limit 400`;
+  const n = 100;
+  const ids = await sql<{ id: string; _version: number }[]>`select id, _version from customers order by id offset 1000 limit ${(ROUNDS + 1) * n}`;
+  // The plain UPDATE, on a copy of the table without triggers or journal, is what a versioning-free
+  // backend would do; same rows, same size, same indexes on id.
+  await sql`create table if not exists plain_customers as select * from customers`;
   await sql`alter table plain_customers add primary key (id)`.catch(() => undefined);
-  const plainTime = await seconds(async () => {
-    for (const row of ids.slice(200, 200 + n)) await sql`update plain_customers set name = 'bench' where id = ${row.id}`;
+  await sql`vacuum analyze plain_customers`;
+  // Round r updates rows r*n .. r*n+n-1, each once, so every update is at the row's current version.
+  const updates = (round: number) => ({
+    handler: async () => {
+      for (const row of ids.slice(round * n, round * n + n)) {
+        await handler({ arguments: { input: { id: row.id, _version: row._version, name: 'bench' } }, identity: null, info: { fieldName: 'updateCustomer', parentTypeName: 'Mutation' } });
+      }
+    },
+    plain: async () => {
+      for (const row of ids.slice(round * n, round * n + n)) await sql`update plain_customers set name = 'bench' where id = ${row.id}`;
+    },
+    // Not part of the ratio: the same UPDATE in SQL on the versioned table (its triggers, no handler),
+    // which splits the gap into what the database's bookkeeping costs and what the handler adds.
+    versionedSql: async () => {
+      for (const row of ids.slice(round * n, round * n + n)) await sql`update customers set name = 'bench.' where id = ${row.id}`;
+    },
   });
+  // Warm-up, untimed (the handler's first request loads its runtime), on rows the timed rounds skip.
+  await updates(ROUNDS).handler();
+  await updates(ROUNDS).plain();
+  await updates(ROUNDS).versionedSql();
+  const [handlerTime, plainTime] = await interleaved(ROUNDS, (round) => updates(round).handler(), (round) => updates(round).plain());
+  const [sqlTime] = await interleaved(ROUNDS, (round) => updates(round).versionedSql(), async () => undefined);
   const ratio = handlerTime / plainTime;
-  record({ id: 'P4', measure: `one update through the handler vs a plain UPDATE by primary key (${(handlerTime / n * 1000).toFixed(2)} vs ${(plainTime / n * 1000).toFixed(2)} ms)`, value: `${ratio.toFixed(2)}×`, target: '≤ 1.5×', met: ratio <= 1.5 });
+  const ms = (time: number) => (time / n * 1000).toFixed(2);
+  record({ id: 'P4', measure: `one update through the handler vs a plain UPDATE by primary key (${ms(handlerTime)} vs ${ms(plainTime)} ms, medians of ${ROUNDS} alternating rounds of ${n}; the same UPDATE in SQL on the versioned table: ${ms(sqlTime)} ms)`, value: `${ratio.toFixed(2)}×`, target: '≤ 1.5×', met: ratio <= 1.5 });
 }
 
 async function concurrentWriters(sql: Sql): Promise<void> {

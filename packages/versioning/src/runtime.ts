@@ -24,16 +24,17 @@ export class SchemaMismatchError extends Error {
 
 export async function loadModelRuntime(connection: () => Sql, model: ModelMeta): Promise<ModelRuntime> {
   const sql = connection();
-  const columns = await sql<{ column: string; type: string; is_array: boolean }[]>`
+  const columns = await sql<{ column: string; type: string; is_array: boolean; sql_type: string }[]>`
     select a.attname as column,
            coalesce(elem.typname, t.typname) as type,
-           elem.oid is not null as is_array
+           elem.oid is not null as is_array,
+           format_type(a.atttypid, a.atttypmod) as sql_type
       from pg_attribute a
       join pg_type t on t.oid = a.atttypid
       left join pg_type elem on elem.oid = t.typelem and t.typcategory = 'A'
      where a.attrelid = to_regclass(${model.table}) and a.attnum > 0 and not a.attisdropped`;
   if (columns.length === 0) throw new SchemaMismatchError(`${model.name}: table ${model.table} does not exist`);
-  const columnInfo = new Map(columns.map((c) => [c.column, { type: c.type, isArray: c.is_array }]));
+  const columnInfo = new Map(columns.map((c) => [c.column, { type: c.type, isArray: c.is_array, sqlType: c.sql_type }]));
   for (const field of model.fields) {
     if (!columnInfo.has(field.column)) throw new SchemaMismatchError(`${model.name}.${field.name}: table ${model.table} has no column ${field.column}`);
   }

@@ -8,7 +8,9 @@ export type Fragment = postgres.Fragment;
 export function bind(sql: Sql, column: ColumnInfo, value: unknown): Fragment {
   if (value === null) return sql`null`;
   if (column.type === 'jsonb' || column.type === 'json') return sql`${sql.json(value as postgres.JSONValue)}`;
-  if (column.isArray) return sql`${sql.array(value as postgres.SerializableParameter[])}`;
+  // The driver sends a list of strings as text[]: an enum[] (or other) column needs the cast. The type
+  // name comes from the catalog (format_type quotes it), never from the client.
+  if (column.isArray) return sql`${sql.array(value as postgres.SerializableParameter[])}::${sql.unsafe(column.sqlType)}`;
   return sql`${value as postgres.SerializableParameter}`;
 }
 

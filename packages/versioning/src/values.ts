@@ -15,6 +15,8 @@ export interface ColumnInfo {
   /** pg_type.typname: uuid, text, int4, float8, numeric, timestamptz, date, bool, jsonb, an enum's name ... */
   type: string;
   isArray: boolean;
+  /** The column's type as SQL spells it (format_type: colour[], "my schema".status), for casts. */
+  sqlType: string;
 }
 
 export function isUuidColumn(column: ColumnInfo): boolean {
@@ -83,27 +85,33 @@ function checkLength(field: FieldMeta, value: string): void {
   if (value.length > MAX_STRING_LENGTH) throw invalid(`${field.name} is longer than ${MAX_STRING_LENGTH} characters`);
 }
 
-/** A column value as the GraphQL value of its field. */
-export function outputValue(field: FieldMeta, value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  if (field.list && Array.isArray(value)) return value.map((v) => outputScalar(field, v));
-  return outputScalar(field, value);
+/**
+ * How a column value becomes the GraphQL value of its field, decided once per field (a sync maps every
+ * field of up to 1,000 rows a page). undefined: the driver's value already is the GraphQL value. Never
+ * called with null.
+ */
+export function outputConverter(field: FieldMeta): ((value: unknown) => unknown) | undefined {
+  const scalar = scalarConverter(field);
+  if (!field.list) return scalar;
+  if (!scalar) return undefined;
+  return (value) => (Array.isArray(value) ? value.map(scalar) : scalar(value));
 }
 
-function outputScalar(field: FieldMeta, value: unknown): unknown {
-  if (field.type.kind === 'enum') return value;
+function scalarConverter(field: FieldMeta): ((value: unknown) => unknown) | undefined {
+  if (field.type.kind === 'enum') return undefined;
   switch (field.type.name) {
-    case 'AWSDateTime':
-      // AppSync's canonical form: UTC with milliseconds (2026-11-22T05:06:06.123Z). Timestamp columns are
-      // selected in that form already (items.ts); a text column holds what was validated on the way in.
-      return value instanceof Date ? value.toISOString() : value;
     case 'Int':
     case 'Float':
     case 'AWSTimestamp':
-      return typeof value === 'number' ? value : Number(value); // numeric and int8 columns arrive as text
+      return toNumber;
     case 'AWSJSON':
-      return JSON.stringify(value);
+      return (value) => JSON.stringify(value);
     default:
-      return value instanceof Date ? value.toISOString() : value;
+      // AppSync's AWSDateTime is UTC with milliseconds (2026-11-22T05:06:06.123Z): timestamp columns are
+      // selected in that form already (items.ts), so a Date arrives only from another column type.
+      return dateToIso;
   }
 }
+
+const toNumber = (value: unknown) => (typeof value === 'number' ? value : Number(value)); // numeric and int8 arrive as text
+const dateToIso = (value: unknown) => (value instanceof Date ? value.toISOString() : value);
