@@ -1,19 +1,21 @@
-// Rows and items: a row is keyed by column (site_id, _last_changed_at), an item by GraphQL field
-// (siteID, _lastChangedAt). This is the one place that maps between them.
+// Rows and items. The select list names every column after its GraphQL field (site_id as "siteID",
+// _last_changed_at as "_lastChangedAt"), so the driver's row already is the item: a sync of a million
+// rows allocates no second object per row. Only what SQL cannot hand over in AppSync's form is fixed up
+// in place: AWSJSON values, numbers in numeric columns, and each belongsTo target as { id, _deleted }.
+// This is the one place that maps between columns and fields.
 import type { FieldMeta } from '@datastore-pg/schema/models';
 import { columnOf, type ModelRuntime } from './runtime';
 import { joinFragments, type Fragment } from './sql-values';
-import { outputConverter } from './values';
+import { outputConverter, TIMESTAMP_COLUMNS } from './values';
 
+/** A row selected with itemColumns: keyed by field, before toItem's fix-ups. */
 export type Row = Record<string, unknown>;
 export type Item = Record<string, unknown> & { _version: number; _deleted: boolean; _lastChangedAt: number };
 
-const METADATA_COLUMNS = ['_version', '_deleted', '_last_changed_at'] as const;
-
 /**
- * The select list for an item, over alias t: its columns, and whether each belongsTo target is deleted.
- * Built once per model and connection (every sync page and write uses it; postgres.js fragments only
- * describe SQL, so one can be reused).
+ * The select list for an item, over alias t: its fields, its metadata, and whether each belongsTo target
+ * is deleted (under the relation's name, replaced by { id, _deleted } in toItem). Built once per model
+ * and connection: postgres.js fragments only describe SQL, so one can be reused.
  */
 export function itemColumns(runtime: ModelRuntime): Fragment {
   const { sql } = runtime;
@@ -29,67 +31,72 @@ const selectLists = new WeakMap<ModelRuntime, { sql: ModelRuntime['sql']; fragme
 function selectList(runtime: ModelRuntime): Fragment {
   const { sql } = runtime;
   const column = (f: FieldMeta) => {
-    if (isTimestamptz(runtime, f)) return sql`${isoUtc(sql, f.column)} as ${sql(f.column)}`;
+    if (isTimestamp(runtime, f)) return sql`${awsDateTime(runtime, f)} as ${sql(f.name)}`;
     // The driver parses arrays of the types it knows; an enum's array type it does not, and would
     // return the text '{RED,BLUE}'.
-    if (f.type.kind === 'enum' && columnOf(runtime, f).isArray) return sql`t.${sql(f.column)}::text[] as ${sql(f.column)}`;
-    return sql`t.${sql(f.column)}`;
+    if (f.type.kind === 'enum' && columnOf(runtime, f).isArray) return sql`t.${sql(f.column)}::text[] as ${sql(f.name)}`;
+    return sql`t.${sql(f.column)} as ${sql(f.name)}`;
   };
-  const columns = [
-    ...runtime.model.fields.map(column),
-    ...METADATA_COLUMNS.map((c) => sql`t.${sql(c)}`),
-  ];
+  const metadata = [sql`t._version as _version`, sql`t._deleted as _deleted`, sql`t._last_changed_at as ${sql('_lastChangedAt')}`];
   const targets = belongsTo(runtime).map(({ relation, column }) =>
-    sql`(select r._deleted from ${sql(relation.target!.table)} r where r.${sql(relation.target!.idColumn)} = t.${sql(column)}) as ${sql(relationColumn(relation.name))}`);
-  return joinFragments(sql, [...columns, ...targets], sql`,`);
+    sql`(select r._deleted from ${sql(relation.target!.table)} r where r.${sql(relation.target!.idColumn)} = t.${sql(column)}) as ${sql(relation.name)}`);
+  return joinFragments(sql, [...runtime.model.fields.map(column), ...metadata, ...targets], sql`,`);
 }
 
+/** The item of a row selected with itemColumns: the same object, fixed up where needed (so once per row). */
 export function toItem(runtime: ModelRuntime, row: Row): Item {
-  let mapper = mappers.get(runtime);
-  if (!mapper) mappers.set(runtime, (mapper = rowMapper(runtime)));
-  return mapper(row);
+  let fixUp = fixUps.get(runtime);
+  if (fixUp === undefined) fixUps.set(runtime, (fixUp = rowFixUp(runtime)));
+  fixUp?.(row);
+  return row as Item;
 }
 
-type RowMapper = (row: Row) => Item;
-const mappers = new WeakMap<ModelRuntime, RowMapper>();
+type RowFixUp = ((row: Row) => void) | null;
+const fixUps = new WeakMap<ModelRuntime, RowFixUp>();
 
-/** The model's row-to-item function: what each field needs is worked out once, not per row. */
-function rowMapper(runtime: ModelRuntime): RowMapper {
-  const fields = runtime.model.fields.map((field) => ({ name: field.name, column: field.column, convert: outputConverter(field) }));
-  const relations = belongsTo(runtime).map(({ relation, column }) => ({ name: relation.name, column, deletedColumn: relationColumn(relation.name) }));
+/** What a model's rows need before they are items, worked out once; null when they need nothing. */
+function rowFixUp(runtime: ModelRuntime): RowFixUp {
+  const conversions = runtime.model.fields.flatMap((field) => {
+    const convert = outputConverter(field, columnOf(runtime, field));
+    return convert ? [{ name: field.name, convert }] : [];
+  });
+  const relations = belongsTo(runtime).map(({ relation, reference }) => ({ name: relation.name, reference }));
+  if (conversions.length === 0 && relations.length === 0) return null;
   return (row) => {
-    const item: Record<string, unknown> = {};
-    for (const { name, column, convert } of fields) {
-      const value = row[column];
-      item[name] = value === null || value === undefined ? null : convert ? convert(value) : value;
+    for (const { name, convert } of conversions) {
+      const value = row[name];
+      if (value !== null) row[name] = convert(value);
     }
     // DataStore reads { id _deleted } of each belongsTo; a target that is gone counts as deleted.
-    for (const { name, column, deletedColumn } of relations) {
-      const id = row[column];
-      item[name] = id === null || id === undefined ? null : { id: String(id), _deleted: row[deletedColumn] !== false };
+    for (const { name, reference } of relations) {
+      const id = row[reference];
+      row[name] = id === null ? null : { id: String(id), _deleted: row[name] !== false };
     }
-    item._version = Number(row._version);
-    item._deleted = row._deleted === true;
-    item._lastChangedAt = Number(row._last_changed_at);
-    return item as Item;
   };
 }
 
 /**
- * A timestamptz column comes back already in AppSync's AWSDateTime form (UTC, milliseconds, Z): cheaper
- * than a Date per value in the driver and toISOString per value here, on every row of every sync.
+ * A timestamp column comes back already in AppSync's AWSDateTime form (UTC, milliseconds, Z): cheaper
+ * than a Date per value in the driver and toISOString per value here, on every row of every sync. A
+ * timestamp without time zone is taken as UTC.
  */
-function isTimestamptz(runtime: ModelRuntime, field: FieldMeta): boolean {
-  return field.type.kind === 'scalar' && field.type.name === 'AWSDateTime' && !field.list && columnOf(runtime, field).type === 'timestamptz';
+function isTimestamp(runtime: ModelRuntime, field: FieldMeta): boolean {
+  const column = columnOf(runtime, field);
+  const numeric = field.type.kind === 'scalar' && ['Int', 'Float', 'AWSTimestamp'].includes(field.type.name); // a Date, then Number(Date)
+  return !column.isArray && TIMESTAMP_COLUMNS.has(column.type) && !numeric;
 }
 
-const isoUtc = (sql: ModelRuntime['sql'], column: string) =>
-  sql`to_char(t.${sql(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+function awsDateTime(runtime: ModelRuntime, field: FieldMeta): Fragment {
+  const { sql } = runtime;
+  const utc = columnOf(runtime, field).type === 'timestamptz' ? sql`t.${sql(field.column)} at time zone 'UTC'` : sql`t.${sql(field.column)}`;
+  return sql`to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
 
 function belongsTo(runtime: ModelRuntime) {
   return runtime.model.relations
     .filter((r) => r.kind === 'belongsTo' && r.target)
-    .map((relation) => ({ relation, column: runtime.fields.get(relation.references[0]!)!.column }));
+    .map((relation) => {
+      const reference = runtime.fields.get(relation.references[0]!)!;
+      return { relation, reference: reference.name, column: reference.column };
+    });
 }
-
-const relationColumn = (name: string) => `_relation_${name}_deleted`;

@@ -122,9 +122,10 @@ async function lockForWrite(ctx: WriteContext, tx: Tx, id: unknown, condition: u
     select ${itemColumns(runtime)}, (${predicate}) is true as _condition_holds
       from ${sql(model.table)} t where t.${idColumn} = ${id as string} for update`;
   if (!row) throw new DataStoreError(ErrorCode.NotFound, `no ${model.name} has this id`);
-  const server = toItem(runtime, row);
+  const { _condition_holds: conditionHolds, ...columns } = row;
+  const server = toItem(runtime, columns);
   if (!mayAccess(access, server)) throw unauthorized();
-  if (!row._condition_holds) throw new DataStoreError(ErrorCode.ConditionalCheckFailed, 'the condition did not hold', { data: server });
+  if (!conditionHolds) throw new DataStoreError(ErrorCode.ConditionalCheckFailed, 'the condition did not hold', { data: server });
   return server;
 }
 

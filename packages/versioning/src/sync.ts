@@ -44,9 +44,12 @@ export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs
   if (cursor.lastSync !== lastSync) throw invalid('lastSync differs from the one this nextToken was issued for');
 
   const rows = await readPage(runtime, cursor, access, filter, limit);
-  const items = rows.map((row) => toItem(runtime, row));
   const last = rows.at(-1);
-  const nextToken = rows.length === limit && last ? signToken({ ...cursor, after: keyOf(runtime, cursor.mode, last) }, runtime.tokenKey) : null;
+  const nextToken = rows.length === limit && last ? signToken({ ...cursor, after: keyOf(cursor.mode, last) }, runtime.tokenKey) : null;
+  // A delta page's rows carry their journal position, which is the cursor's business, not the client's.
+  const items = cursor.mode === 'delta'
+    ? rows.map(({ _delta_seq: _seq, ...row }) => toItem(runtime, row))
+    : rows.map((row) => toItem(runtime, row));
   return { items, nextToken, startedAt: cursor.startedAt };
 }
 
@@ -119,9 +122,9 @@ function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, fil
   }
 }
 
-function keyOf(runtime: ModelRuntime, mode: SyncMode, row: Row): (string | number)[] {
-  const id = String(row[runtime.idField.column]);
-  const stamp = Number(row._last_changed_at);
+function keyOf(mode: SyncMode, row: Row): (string | number)[] {
+  const id = String(row.id);
+  const stamp = Number(row._lastChangedAt);
   if (mode === 'full') return [id];
   if (mode === 'base') return [stamp, id];
   return [stamp, Number(row._delta_seq)];

@@ -87,31 +87,33 @@ function checkLength(field: FieldMeta, value: string): void {
 
 /**
  * How a column value becomes the GraphQL value of its field, decided once per field (a sync maps every
- * field of up to 1,000 rows a page). undefined: the driver's value already is the GraphQL value. Never
- * called with null.
+ * field of up to 1,000 rows a page). undefined: the driver's value already is the GraphQL value, as it
+ * is for most columns (timestamps are formatted by Postgres, items.ts). Never called with null.
  */
-export function outputConverter(field: FieldMeta): ((value: unknown) => unknown) | undefined {
-  const scalar = scalarConverter(field);
-  if (!field.list) return scalar;
-  if (!scalar) return undefined;
+export function outputConverter(field: FieldMeta, column: ColumnInfo): ((value: unknown) => unknown) | undefined {
+  const scalar = scalarConverter(field, column);
+  if (!scalar || !field.list) return scalar;
   return (value) => (Array.isArray(value) ? value.map(scalar) : scalar(value));
 }
 
-function scalarConverter(field: FieldMeta): ((value: unknown) => unknown) | undefined {
+function scalarConverter(field: FieldMeta, column: ColumnInfo): ((value: unknown) => unknown) | undefined {
   if (field.type.kind === 'enum') return undefined;
   switch (field.type.name) {
+    case 'AWSJSON':
+      return (value) => JSON.stringify(value);
     case 'Int':
     case 'Float':
     case 'AWSTimestamp':
-      return toNumber;
-    case 'AWSJSON':
-      return (value) => JSON.stringify(value);
+      return NUMBER_COLUMNS.has(column.type) ? undefined : toNumber; // numeric arrives as text
     default:
-      // AppSync's AWSDateTime is UTC with milliseconds (2026-11-22T05:06:06.123Z): timestamp columns are
-      // selected in that form already (items.ts), so a Date arrives only from another column type.
-      return dateToIso;
+      // AppSync's AWSDateTime is UTC with milliseconds (2026-11-22T05:06:06.123Z); a timestamp column
+      // arrives in that form, except in an array (the driver makes Dates of those).
+      return column.isArray && TIMESTAMP_COLUMNS.has(column.type) ? dateToIso : undefined;
   }
 }
 
-const toNumber = (value: unknown) => (typeof value === 'number' ? value : Number(value)); // numeric and int8 arrive as text
+/** Column types the driver returns as JavaScript numbers (int8 too: see packages/db connect()). */
+const NUMBER_COLUMNS = new Set(['int2', 'int4', 'int8', 'float4', 'float8']);
+export const TIMESTAMP_COLUMNS = new Set(['timestamptz', 'timestamp']);
+const toNumber = (value: unknown) => (typeof value === 'number' ? value : Number(value));
 const dateToIso = (value: unknown) => (value instanceof Date ? value.toISOString() : value);

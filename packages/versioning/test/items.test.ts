@@ -18,6 +18,7 @@ const [Gadget] = parseModels(`
     serial: AWSTimestamp
     counts: [Int!]
     installedAt: AWSDateTime
+    servicedAt: AWSDateTime
     installedOn: AWSDate
     active: Boolean
   }`);
@@ -27,7 +28,7 @@ beforeAll(async () => {
   await db.sql`
     create table gadgets (
       id uuid primary key, tags text[], colours colour[], specs jsonb, readings jsonb, price numeric,
-      serial bigint, counts int4[], installed_at timestamptz, installed_on date, active boolean)`;
+      serial bigint, counts int4[], installed_at timestamptz, serviced_at timestamp, installed_on date, active boolean)`;
   await db.sql`select versioning.enable('gadgets')`;
 });
 
@@ -43,6 +44,7 @@ test('every field type comes back in its AppSync form, from a write and from a s
     serial: 9_007_199_254_740,
     counts: [3, -1],
     installedAt: '2026-11-22T05:06:07.123Z',
+    servicedAt: '2026-11-21T23:59:59.999Z', // a timestamp without time zone holds UTC
     installedOn: '2026-11-22',
     active: false,
   };
@@ -71,5 +73,5 @@ test('every field type comes back in its AppSync form, from a write and from a s
 
   const empty = { id: '1b9c1a62-5f0e-4e59-9d1e-1d2f3a4b5c6d' };
   const bare = (await resolve({ arguments: { input: empty }, identity: null, info: { fieldName: 'createGadget', parentTypeName: 'Mutation' } })).data;
-  expect(bare).toMatchObject({ tags: null, colours: null, specs: null, readings: null, price: null, serial: null, counts: null, installedAt: null, installedOn: null, active: null });
+  expect(bare).toMatchObject({ tags: null, colours: null, specs: null, readings: null, price: null, serial: null, counts: null, installedAt: null, servicedAt: null, installedOn: null, active: null });
 });
