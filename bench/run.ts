@@ -244,7 +244,6 @@ function bundles(): void {
 
 async function purge(sql: Sql): Promise<void> {
   await sql`update versioning.models set delta_sync_table_ttl = '1 millisecond'`;
-  await sql`update versioning_delta.customers set _ttl = now() - interval '1 second'`;
   const [{ rows }] = (await sql`select count(*)::int as rows from versioning_delta.customers`) as unknown as [{ rows: number }];
   const batches: number[] = [];
   let deleted = 0;

@@ -27,14 +27,14 @@ export async function metadataOf(sql: Sql, table: string, id: string, idColumn =
   return row;
 }
 
-export interface DeltaRow extends Metadata {
+export interface DeltaRow extends Omit<Metadata, '_ttl'> {
   id: string;
   item: Record<string, unknown>;
 }
 
 export async function deltaRowsOf(sql: Sql, table: string, id: string): Promise<DeltaRow[]> {
   return sql<DeltaRow[]>`
-    select id, _version::int, _deleted, _last_changed_at::float8 as _last_changed_at, _ttl, item
+    select id, _version::int, _deleted, _last_changed_at::float8 as _last_changed_at, item
     from versioning_delta.${sql(table)} where id = ${id} order by seq`;
 }
 

@@ -89,19 +89,34 @@ test('the purge procedure commits batch by batch and stops at max_batches', asyn
   expect(await count(db.sql, 'work_orders', db.sql`id in ${db.sql(ids)}`)).toBe(0);
 });
 
-test('expired delta rows go, recent ones stay', async () => {
+test('a journal row goes once its change is older than the DeltaSyncTableTTL in force now', async () => {
+  // 1. two changes, the first made (as far as its stamp says) an hour ago  2. purge with a 30-minute
+  // TTL: only the first goes, and the table records the newest change purge removed  3. a TTL of two
+  // hours, raised after the fact, changes nothing about what is gone.
   const siteId = await insertSite(db.sql);
-  await setTtls(db.sql, 'work_orders', { delta: EXPIRED });
   const old = await insertWorkOrder(db.sql, siteId);
-  await setTtls(db.sql, 'work_orders', { delta: '30 minutes' });
   const recent = await insertWorkOrder(db.sql, siteId);
-  await sleep(5);
+  const stamp = (await db.sql<{ stamp: number }[]>`
+    update versioning_delta.work_orders set _last_changed_at = _last_changed_at - 3600000 where id = ${old}
+    returning _last_changed_at::float8 as stamp`)[0]!.stamp;
 
   await callPurge(db.sql, 1000, 1000);
 
   expect(await count(db.sql, 'versioning_delta.work_orders', db.sql`id = ${old}`)).toBe(0);
   expect(await count(db.sql, 'versioning_delta.work_orders', db.sql`id = ${recent}`)).toBe(1);
   expect(await count(db.sql, 'work_orders', db.sql`id = ${old}`)).toBe(1); // the row itself is live
+  const through = (await db.sql<{ through: number }[]>`
+    select delta_purged_through::float8 as through from versioning.models where base_table = 'work_orders'::regclass`)[0]!.through;
+  const recentStamp = (await db.sql<{ recentStamp: number }[]>`
+    select _last_changed_at::float8 as "recentStamp" from versioning_delta.work_orders where id = ${recent}`)[0]!.recentStamp;
+  expect(through).toBeGreaterThanOrEqual(stamp);
+  expect(through).toBeLessThan(recentStamp);
+});
+
+test('moving delta_purged_through does not regenerate the table\'s trigger functions', async () => {
+  const before = await db.sql`select p.oid, p.xmin::text from pg_proc p where p.proname = 'work_orders_journal'`;
+  await db.sql`update versioning.models set delta_purged_through = delta_purged_through + 1 where base_table = 'work_orders'::regclass`;
+  expect(await db.sql`select p.oid, p.xmin::text from pg_proc p where p.proname = 'work_orders_journal'`).toEqual(before);
 });
 
 test('a tombstone still referenced by a row is skipped, not allowed to stall the purge', async () => {

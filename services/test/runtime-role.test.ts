@@ -48,7 +48,7 @@ test.each([
   ['hard-delete rows', 'delete from customers'],
   ['change TTLs', "update versioning.models set base_table_ttl = '1 second'"],
   ['read the migration journal', 'select * from datastore_pg.migrations'],
-  ['write a delta table', 'insert into versioning_delta.customers (id, _version, _deleted, _last_changed_at, _ttl, item) values (1, 1, false, 1, now(), \'{}\')'],
+  ['write a delta table', 'insert into versioning_delta.customers (id, _version, _deleted, _last_changed_at, item) values (1, 1, false, 1, \'{}\')'],
   ['read password hashes', 'select * from pg_authid'],
   ['re-version a table', "select versioning.enable('customers')"],
 ])('cannot %s', async (_name, statement) => {

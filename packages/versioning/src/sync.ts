@@ -69,17 +69,20 @@ function syncLastSync(lastSync: unknown): number {
 /** Fixes the window: the watermark, and which table can answer it. */
 async function firstPage(runtime: ModelRuntime, lastSync: number, scope: string): Promise<SyncCursor> {
   const { sql, model } = runtime;
-  const [state] = await sql<{ watermark: number; now: number; delta_ttl_ms: number }[]>`
+  const [state] = await sql<{ watermark: number; now: number; delta_ttl_ms: number; delta_purged_through: number }[]>`
     select versioning.sync_watermark() as watermark,
            floor(extract(epoch from clock_timestamp()) * 1000)::float8 as now,
-           (extract(epoch from m.delta_sync_table_ttl) * 1000)::float8 as delta_ttl_ms
+           (extract(epoch from m.delta_sync_table_ttl) * 1000)::float8 as delta_ttl_ms,
+           m.delta_purged_through
       from versioning.models m where m.base_table = to_regclass(${model.table})`;
-  const { watermark, now, delta_ttl_ms: deltaTtlMs } = state!;
+  const { watermark, now, delta_ttl_ms: deltaTtlMs, delta_purged_through: purgedThrough } = state!;
   let mode: SyncMode = 'full';
   if (lastSync > 0) {
     // Only within half the TTL: the changes of the window then outlive the decision by at least half
     // the TTL (15 minutes by default), time for every page of the sync before purge may remove them.
-    const deltaHorizon = now - deltaTtlMs / 2;
+    // And only after the newest change purge has removed: a TTL raised since then does not bring
+    // back what an earlier, shorter one let purge remove.
+    const deltaHorizon = Math.max(now - deltaTtlMs / 2, purgedThrough);
     mode = lastSync >= deltaHorizon ? 'delta' : 'base';
   }
   // A window never goes backwards: a lastSync ahead of the watermark (a long transaction holding it back)
