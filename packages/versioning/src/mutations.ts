@@ -1,7 +1,7 @@
 // get<Model>(id) and create/update/delete<Model>(input, condition). An update or delete at the current
 // version is one statement (writeIfCurrent); anything else runs in a transaction that locks the row and
 // finds out why (conflict, tombstone, missing, someone else's, a condition). The triggers stamp the new
-// version and journal it (migrations/000001_versioning.sql).
+// version and journal it (generated per table: migrations/000005_table_triggers.sql).
 import { randomUUID } from 'node:crypto';
 import { transaction, type Tx } from '@datastore-pg/db';
 import type { FieldMeta } from '@datastore-pg/schema/models';
