@@ -120,7 +120,7 @@ async function fullSync(sql: Sql): Promise<number> {
   await rawSync(20);
   let handlerRows = 0;
   let rawRows = 0;
-  const [handlerTime = 0, rawTime = 0] = await interleaved(ROWS > 200_000 ? 3 : ROUNDS,
+  const [handlerTime = 0, rawTime = 0] = await interleaved(ROUNDS,
     async () => (handlerRows = await handlerSync()),
     async () => (rawRows = await rawSync()));
   if (handlerRows !== ROWS || rawRows !== ROWS) throw new Error(`P1 read ${handlerRows} rows through the handler and ${rawRows} raw, expected ${ROWS}`);
