@@ -151,13 +151,15 @@ async function deltaSync(sql: Sql): Promise<void> {
     await sql`update ${sql(table)} set name = name || '.' where id in (select id from ${sql(table)} order by random() limit 100)`;
     await new Promise((done) => setTimeout(done, 5));
     let items = 0;
-    const time = await seconds(async () => {
-      for (let i = 0; i < 20; i++) {
+    // A sync takes a few ms: one scheduling hiccup would move a mean, so each round takes the median.
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      times.push(await seconds(async () => {
         const { data } = (await run({ arguments: { lastSync: watermark, limit: PAGE }, identity: null, info: { fieldName: 'syncCustomers', parentTypeName: 'Query' } })) as { data: { items: unknown[] } };
         items = data.items.length;
-      }
-    });
-    return { time: time / 20, items };
+      }));
+    }
+    return { time: median(times), items };
   };
   let big = { time: 0, items: 0 };
   let small = { time: 0, items: 0 };
@@ -170,7 +172,7 @@ async function deltaSync(sql: Sql): Promise<void> {
   }
   const [bigTime, smallTime] = rounds.map(median) as [number, number];
   const ratio = bigTime / smallTime;
-  record({ id: 'P3', measure: `delta sync of ${big.items} changes on ${ROWS} rows vs ${small.items} on ${SMALL} (${(bigTime * 1000).toFixed(1)} vs ${(smallTime * 1000).toFixed(1)} ms, medians of ${ROUNDS} alternating rounds)`, value: `${ratio.toFixed(2)}×`, target: '≤ 1.2×', met: ratio <= 1.2 });
+  record({ id: 'P3', measure: `delta sync of ${big.items} changes on ${ROWS} rows vs ${small.items} on ${SMALL} (${(bigTime * 1000).toFixed(1)} vs ${(smallTime * 1000).toFixed(1)} ms; median sync of 20, median of ${ROUNDS} alternating rounds)`, value: `${ratio.toFixed(2)}×`, target: '≤ 1.2×', met: ratio <= 1.2 });
 }
 
 async function singleUpdate(sql: Sql): Promise<void> {
