@@ -9,7 +9,8 @@
 --                                       created_at/updated_at when the table keeps them
 --   versioning_delta.<table>_journal()  AFTER INSERT OR UPDATE: refuses an id change, appends the row
 -- versioning.models stays the one place to change a TTL: updating a row of it regenerates the table's
--- functions in the same transaction, so the change still takes effect on the next write.
+-- functions in the same transaction, so a new BaseTableTTL still takes effect on the next write (and a
+-- new DeltaSyncTableTTL on the next purge, see 2.).
 --
 -- 2. A journal row expires DeltaSyncTableTTL after its change (_last_changed_at), by the TTL in force
 -- when purge runs, instead of carrying an expiry fixed when it was written. With fixed expiries, raising
@@ -17,6 +18,7 @@
 -- older rows had already expired under the old TTL, or would expire while the sync paged: the device
 -- missed those changes. Now purge records, per table, the newest change it has removed
 -- (delta_purged_through), and a sync uses the journal only for a lastSync at or after it.
+
 -- Whether the table keeps createdAt/updatedAt (versioning.enable's timestamps argument) was only visible
 -- as the presence of a trigger; the generated stamp function needs it.
 alter table versioning.models add column timestamps boolean not null default true;
