@@ -273,23 +273,15 @@ begin
 end
 $$;
 
--- Every table versioned so far gets its own functions (whose journal no longer writes _ttl); the shared
--- functions and the journals' _ttl columns are then unused.
+-- Every table versioned so far gets its own functions, whose journal no longer writes _ttl; the shared
+-- functions and the journals' _ttl columns (with their index) are then unused.
 do $$
 declare
-  v_base_table regclass;
+  v_model versioning.models;
 begin
-  for v_base_table in select m.base_table from versioning.models m join pg_class c on c.oid = m.base_table loop
-    perform versioning.install_triggers(v_base_table);
-  end loop;
-end
-$$;
-do $$
-declare
-  v_delta_table regclass;
-begin
-  for v_delta_table in select m.delta_table from versioning.models m join pg_class c on c.oid = m.delta_table loop
-    execute format('alter table %s drop column if exists _ttl', v_delta_table);  -- and its index
+  for v_model in select m.* from versioning.models m join pg_class c on c.oid = m.base_table loop
+    perform versioning.install_triggers(v_model.base_table);
+    execute format('alter table %s drop column if exists _ttl', v_model.delta_table);
   end loop;
 end
 $$;

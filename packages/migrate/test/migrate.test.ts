@@ -119,3 +119,26 @@ describe('toMigrations', () => {
     expect(ordered.map((m) => m.id)).toEqual([1, 2]);
   });
 });
+
+test('000005 upgrades a database in use: journals keep their rows, writes journal through the new triggers', async () => {
+  // 1. a database at 000004 with rows, a tombstone and journal rows  2. the rest of the migrations
+  // 3. the old rows and journal are intact, the shared trigger functions gone, writes still journaled.
+  await migrate(db.sql, migrations.filter((m) => m.name < '000005'));
+  await db.sql`insert into customers (name) select 'Customer ' || g from generate_series(1, 20) g`;
+  await db.sql`update customers set name = name || '!' where name like 'Customer 1%'`;
+  await db.sql`delete from customers where name = 'Customer 2'`;
+  const before = await db.sql<{ id: string; _version: number; _deleted: boolean }[]>`
+    select id, _version::int, _deleted from versioning_delta.customers order by seq`;
+
+  await migrate(db.sql, migrations);
+
+  expect(await db.sql`select id, _version::int, _deleted from versioning_delta.customers order by seq`).toEqual(before);
+  const [{ ttlColumns }] = (await db.sql`
+    select count(*)::int as "ttlColumns" from pg_attribute a join versioning.models m on a.attrelid = m.delta_table
+     where a.attname = '_ttl' and not a.attisdropped`) as unknown as [{ ttlColumns: number }];
+  expect(ttlColumns).toBe(0);
+  expect(await db.sql`select from pg_proc where proname in ('tg_stamp_version', 'tg_stamp_timestamps', 'tg_append_delta')`).toHaveLength(0);
+  const [customer] = await db.sql<{ id: string }[]>`update customers set name = 'Renamed' where name = 'Customer 3' returning id`;
+  expect(await db.sql`select _version::int as version, item->>'name' as name from versioning_delta.customers where id = ${customer!.id}::text order by seq`)
+    .toEqual([{ version: 1, name: 'Customer 3' }, { version: 2, name: 'Renamed' }]);
+});
