@@ -1,7 +1,10 @@
 import type { Sql, Tx } from './connect';
 
-/** SQLSTATEs and driver codes that mean the connection itself is gone (killed, restarted, network). */
-const CONNECTION_LOST = /^(08|57P0[123])|^CONNECTION_|^ECONN|^EPIPE$|^ETIMEDOUT$/;
+/**
+ * SQLSTATEs and driver codes that mean the connection itself is gone or never came up (killed,
+ * restarted, network, postgres.js's CONNECT_TIMEOUT and CONNECTION_* codes).
+ */
+const CONNECTION_LOST = /^(08|57P0[123])|^CONNECT(ION)?_|^ECONN|^EPIPE$|^ETIMEDOUT$/;
 
 export function isConnectionLost(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

@@ -1,5 +1,6 @@
 // Errors are values with stable codes. The code is the AppSync errorType a client sees; the message is
 // written for the client and never holds SQL, stack traces or row contents of other users.
+import { isConnectionLost } from '@datastore-pg/db';
 
 export const ErrorCode = {
   /** The write was based on a stale _version (or hit a tombstone or an existing id); data = the server's item. DataStore's conflict handler takes it from here. */
@@ -63,22 +64,13 @@ const SQLSTATE: Record<string, [ErrorCode, string]> = {
   '53300': [ErrorCode.Unavailable, 'the database has too many connections; retry'], // too_many_connections
 };
 
-/** Driver-level failures of postgres.js and Node's sockets: the request never completed. */
-const CONNECTION_FAILURES = new Set([
-  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT',
-]);
-
 /** Any thrown value as a DataStoreError a client may see. */
 export function toDataStoreError(error: unknown): DataStoreError {
   if (error instanceof DataStoreError) return error;
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') {
-    const known = SQLSTATE[code];
-    if (known) return new DataStoreError(known[0], known[1], { cause: error });
-    if (code.startsWith('08') || CONNECTION_FAILURES.has(code)) {
-      return new DataStoreError(ErrorCode.Unavailable, 'the database connection failed; retry', { cause: error });
-    }
-  }
+  const known = typeof code === 'string' ? SQLSTATE[code] : undefined;
+  if (known) return new DataStoreError(known[0], known[1], { cause: error });
+  // The same test that makes the resolver discard its connection: the request never completed.
+  if (isConnectionLost(error)) return new DataStoreError(ErrorCode.Unavailable, 'the database connection failed; retry', { cause: error });
   return new DataStoreError(ErrorCode.InternalError, 'internal error', { cause: error });
 }

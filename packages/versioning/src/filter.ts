@@ -5,7 +5,7 @@ import type { FieldMeta } from '@datastore-pg/schema/models';
 import { invalid } from './errors';
 import { columnOf, type ModelRuntime } from './runtime';
 import { bind, joinFragments, type Fragment } from './sql-values';
-import { scalarValue } from './values';
+import { inputValue, scalarValue } from './values';
 
 /** Limits that keep a filter from becoming a denial of service. */
 export const MAX_FILTER_DEPTH = 8;
@@ -97,9 +97,10 @@ function compileCondition(runtime: ModelRuntime, field: FieldMeta, op: string, o
   }
 }
 
+/** A whole list to compare a list field with: checked like a list written to the field (length too). */
 function listOperand(runtime: ModelRuntime, field: FieldMeta, operand: unknown): unknown {
   if (!Array.isArray(operand)) throw invalid(`filter.${field.name} compares with a list`);
-  return operand.map((v) => scalarValue(field, columnOf(runtime, field), v));
+  return inputValue({ ...field, required: false }, columnOf(runtime, field), operand);
 }
 
 function stringOperand(field: FieldMeta, op: string, operand: unknown): string {

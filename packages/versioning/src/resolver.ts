@@ -44,9 +44,10 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
   };
 
   const resolve: Resolver = async (event) => {
-    const rt = await loadRuntime();
+    // Who is asking first: an unauthorized request costs no database work, even on a cold start.
     const caller = callerOf(event.identity);
     const access = accessOf(model, caller);
+    const rt = await loadRuntime();
     const args = event.arguments ?? {};
     const ctx = { runtime: rt, caller, access, resolveConflict: hooks.resolveConflict };
     switch (event.info.fieldName) {
