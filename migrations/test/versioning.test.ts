@@ -275,6 +275,47 @@ describe('versioning.enable', () => {
     expect(Number(after!._version)).toBe(2);
   });
 
+  test('running it again to change a TTL keeps the id column and the timestamps choice it was given', async () => {
+    await db.sql`select versioning.enable('parts', base_table_ttl => '7 days')`;
+
+    const [model] = await db.sql<{ id_column: string; ttl: string }[]>`
+      select id_column, base_table_ttl::text as ttl from versioning.models where base_table = 'parts'::regclass`;
+    expect(model).toEqual({ id_column: '_datastore_uuid', ttl: '7 days' });
+    expect(await db.sql`select from pg_attribute where attrelid = 'parts'::regclass and attname = 'id'`).toHaveLength(0);
+
+    await db.sql`create table gauges_later (id uuid primary key, reading numeric)`;
+    await db.sql`select versioning.enable('gauges_later', timestamps => false)`;
+    await db.sql`select versioning.enable('gauges_later', delta_sync_table_ttl => '1 hour')`;
+    expect(await db.sql`select from pg_attribute where attrelid = 'gauges_later'::regclass and attname = 'created_at'`).toHaveLength(0);
+  });
+
+  test('an UPDATE of the registry that does not fit the table is refused and changes nothing', async () => {
+    await db.sql`create table meters (id uuid primary key, reading numeric)`;
+    await db.sql`select versioning.enable('meters', timestamps => false)`;
+
+    await expect(db.sql`update versioning.models set timestamps = true where base_table = 'meters'::regclass`).rejects.toMatchObject({ code: '42804' });
+    await expect(db.sql`update versioning.models set id_column = 'reading' where base_table = 'meters'::regclass`).rejects.toMatchObject({ code: '42804' });
+
+    const [meter] = await db.sql<{ id: string }[]>`insert into meters (id, reading) values (gen_random_uuid(), 1) returning id`;
+    expect(await deltaRowsOf(db.sql, 'meters', meter!.id)).toHaveLength(1);
+  });
+
+  test('a TTL change replaces the trigger functions but leaves the triggers (and the table) alone', async () => {
+    const triggers = () => db.sql`select tgname, xmin::text as version from pg_trigger where tgrelid = 'work_logs'::regclass and not tgisinternal order by tgname`;
+    const before = await triggers();
+    await db.sql`update versioning.models set base_table_ttl = '9 days' where base_table = 'work_logs'::regclass`;
+    expect(await triggers()).toEqual(before);
+    const [source] = await db.sql<{ src: string }[]>`select prosrc as src from pg_proc where proname = 'work_logs_stamp'`;
+    expect(source!.src).toContain("'9 days'::interval");
+  });
+
+  test('a column name that would end a quoted function body is still just a name', async () => {
+    await db.sql`create table odd_keys (${db.sql('k$body$x')} text primary key, note text)`;
+    await db.sql`select versioning.enable('odd_keys', id_column => 'k$body$x', timestamps => false)`;
+    await db.sql`insert into odd_keys values ('a', 'first')`;
+    expect(await deltaRowsOf(db.sql, 'odd_keys', 'a')).toEqual([expect.objectContaining({ id: 'a', _version: 1 })]);
+  });
+
   test('refuses a table name too long for its generated trigger functions', async () => {
     const name = `t${'x'.repeat(55)}`;
     await db.sql`create table ${db.sql(name)} (id uuid primary key)`;
