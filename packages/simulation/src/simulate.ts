@@ -24,6 +24,8 @@ export interface SimulationReport {
   steps: number;
   ops: { deviceCreates: number; deviceUpdates: number; deviceDeletes: number; sqlWrites: number; lateCommits: number; syncs: number; pages: number; purges: number; offlineSpells: number };
   conflicts: number;
+  /** Delta syncs refused mid-way because they paged past their window's purge time, and started over. */
+  restartedSyncs: number;
   /** Server rows a device ended up without, or with at another version; and rows a device kept that the server deleted. */
   missed: number;
   /** Device changes that never reached the server (dropped from an outbox for a reason other than a deleted item). */
@@ -74,6 +76,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const report: SimulationReport = {
     seed, devices: options.devices, steps: options.steps,
     ops: { deviceCreates: 0, deviceUpdates: 0, deviceDeletes: 0, sqlWrites: 0, lateCommits: 0, syncs: 0, pages: 0, purges: 0, offlineSpells: 0 },
+    restartedSyncs: 0,
     conflicts: 0, missed: 0, lost: 0, duplicated: 0, mismatches: [],
   };
   const devices: Device[] = Array.from({ length: options.devices }, (_, i) => ({ name: `device-${i}`, replica: new Map(), lastSync: 0, outbox: [], offlineUntil: 0 }));
@@ -94,7 +97,17 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const seen = new Set<string>();
     let nextToken: string | null = null;
     do {
-      const page: { items: Item[]; nextToken: string | null; startedAt: number } = await call('syncCustomers', { lastSync: device.lastSync, limit: pageSize, nextToken, filter: null });
+      let page: { items: Item[]; nextToken: string | null; startedAt: number };
+      try {
+        page = await call('syncCustomers', { lastSync: device.lastSync, limit: pageSize, nextToken, filter: null });
+      } catch (error) {
+        // A delta sync that paged for too long (purge may reach its window): start it over, as a client does.
+        if (nextToken === null || toDataStoreError(error).code !== 'InvalidNextToken') throw error;
+        report.restartedSyncs++;
+        nextToken = null;
+        seen.clear();
+        continue;
+      }
       report.ops.pages++;
       for (const item of page.items) {
         if (seen.has(item.id as string)) report.duplicated++;
@@ -260,7 +273,7 @@ export function summary(r: SimulationReport): string {
   const o = r.ops;
   return [
     `seed ${r.seed}, ${r.devices} devices, ${r.steps} steps`,
-    `ops: ${o.deviceCreates} creates, ${o.deviceUpdates} updates, ${o.deviceDeletes} deletes from devices; ${o.sqlWrites} SQL writes; ${o.lateCommits} late commits; ${o.syncs} syncs in ${o.pages} pages; ${o.purges} purges; ${o.offlineSpells} offline spells`,
+    `ops: ${o.deviceCreates} creates, ${o.deviceUpdates} updates, ${o.deviceDeletes} deletes from devices; ${o.sqlWrites} SQL writes; ${o.lateCommits} late commits; ${o.syncs} syncs in ${o.pages} pages (${r.restartedSyncs} restarted); ${o.purges} purges; ${o.offlineSpells} offline spells`,
     `conflicts ${r.conflicts}, missed ${r.missed}, lost ${r.lost}, duplicated ${r.duplicated}`,
   ].join('\n');
 }

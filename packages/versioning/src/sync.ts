@@ -9,7 +9,7 @@
 //   base   lastSync older than that: base rows changed in the window, keyset on (stamp, id)
 import type { Access } from './auth';
 import { compileFilter } from './filter';
-import { invalid } from './errors';
+import { DataStoreError, ErrorCode, invalid } from './errors';
 import { itemColumns, toItem, type Item, type Row } from './items';
 import type { ModelRuntime } from './runtime';
 import { scopeHash, signToken, verifyToken, type SyncCursor, type SyncMode } from './token';
@@ -42,6 +42,9 @@ export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs
     ? await firstPage(runtime, lastSync, scope)
     : verifyToken(args.nextToken, runtime.tokenKey, { model: runtime.model.name, scope });
   if (cursor.lastSync !== lastSync) throw invalid('lastSync differs from the one this nextToken was issued for');
+  if (cursor.mode === 'delta' && !(Date.now() <= (cursor.until ?? 0))) {
+    throw new DataStoreError(ErrorCode.InvalidNextToken, 'this sync took too long: its changes may have been purged; restart it without nextToken');
+  }
 
   const rows = await readPage(runtime, cursor, access, filter, limit);
   const last = rows.at(-1);
@@ -87,7 +90,11 @@ async function firstPage(runtime: ModelRuntime, lastSync: number, scope: string)
   }
   // A window never goes backwards: a lastSync ahead of the watermark (a long transaction holding it back)
   // yields an empty window and keeps the client's lastSync.
-  return { model: model.name, mode, lastSync, startedAt: Math.max(watermark, lastSync), scope, after: [] };
+  const cursor: SyncCursor = { model: model.name, mode, lastSync, startedAt: Math.max(watermark, lastSync), scope, after: [] };
+  // Purge starts on this window's changes at lastSync + TTL; a sync still paging by then (a slow client)
+  // must start over. A quarter of the TTL is kept back for the handler's clock against the database's.
+  if (mode === 'delta') cursor.until = lastSync + deltaTtlMs * 0.75;
+  return cursor;
 }
 
 function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, filter: Fragment, limit: number): Promise<Row[]> {

@@ -17,6 +17,8 @@ export interface SyncCursor {
   scope: string;
   /** Keyset position after the last row returned: [id] (full), [stamp, id] (base), [stamp, seq] (delta). */
   after: (string | number)[];
+  /** Delta mode: until when (ms) purge leaves the window's changes in the journal; later pages are refused. */
+  until?: number;
 }
 
 const MAX_TOKEN_LENGTH = 4096;

@@ -8,10 +8,10 @@ import { modelResolver } from '../src';
 const db = useTestDatabase();
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-async function syncCustomers(lastSync: number) {
+async function syncCustomers(lastSync: number, page: { limit?: number; nextToken?: string | null } = {}) {
   const resolve = modelResolver(models.Customer, {}, { connection: () => db.sql });
-  const { data } = await resolve({ arguments: { lastSync, limit: 1000 }, identity: null, info: { fieldName: 'syncCustomers', parentTypeName: 'Query' } });
-  return data as { items: { id: string; name: string }[]; startedAt: number };
+  const { data } = await resolve({ arguments: { lastSync, limit: page.limit ?? 1000, nextToken: page.nextToken ?? null }, identity: null, info: { fieldName: 'syncCustomers', parentTypeName: 'Query' } });
+  return data as { items: { id: string; name: string }[]; startedAt: number; nextToken: string | null };
 }
 
 const setDeltaTtl = (ttl: string) => db.sql`update versioning.models set delta_sync_table_ttl = ${ttl}::interval where base_table = 'customers'::regclass`;
@@ -63,4 +63,23 @@ test('a sync from after the last purge still reads the journal, and sees a chang
   const { items } = await syncCustomers(lastSync);
 
   expect(items.find((item) => item.id === changed!.id)?.name).toBe('Changed later');
+});
+
+test('a delta sync still paging when purge may reach its changes must start over', async () => {
+  // 1. a device's lastSync, then two changes  2. page one of a delta sync (one item)  3. the device
+  // waits past the TTL  4. page two is refused (InvalidNextToken)  5. a new sync from the same lastSync
+  // gets both changes (from the base table).
+  await setDeltaTtl('400 milliseconds');
+  const { startedAt: lastSync } = await syncCustomers(0);
+  await sleep(5);
+  await db.sql`insert into customers (name) values ('Slow 1'), ('Slow 2')`;
+  await sleep(5);
+  const first = await syncCustomers(lastSync, { limit: 1 });
+  expect(first.nextToken).not.toBeNull();
+  await sleep(450);
+
+  await expect(syncCustomers(lastSync, { limit: 1, nextToken: first.nextToken })).rejects.toMatchObject({ code: 'InvalidNextToken' });
+
+  const again = await syncCustomers(lastSync);
+  expect(again.items.map((item) => item.name)).toEqual(expect.arrayContaining(['Slow 1', 'Slow 2']));
 });
