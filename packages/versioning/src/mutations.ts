@@ -77,7 +77,9 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
     const server = await lockForWrite(ctx, tx, id, args.condition);
     if (server._deleted) throw conflict(server);
     if (server._version === version) return write(runtime, tx, id, values);
-    const incoming = Object.fromEntries([...values].map(([field, value]) => [field.name, value]));
+    // The client's fields as it sent them (already checked above): merged or resolved data is checked
+    // once more on its way to the database, and a value must not go through that check twice.
+    const { id: _id, _version: _incomingVersion, ...incoming } = input;
     switch (runtime.model.conflictHandler) {
       case 'OPTIMISTIC_CONCURRENCY':
         throw conflict(server);

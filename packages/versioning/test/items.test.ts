@@ -75,3 +75,26 @@ test('every field type comes back in its AppSync form, from a write and from a s
   const bare = (await resolve({ arguments: { input: empty }, identity: null, info: { fieldName: 'createGadget', parentTypeName: 'Mutation' } })).data;
   expect(bare).toMatchObject({ tags: null, colours: null, specs: null, readings: null, price: null, serial: null, counts: null, installedAt: null, servicedAt: null, installedOn: null, active: null });
 });
+
+test('a merged conflict writes AWSJSON and list values the client sent, each checked once', async () => {
+  // AUTOMERGE takes the client's value where the server has none: the client sends AWSJSON as a JSON
+  // string, which must reach the column as that JSON, not be parsed a second time.
+  const [Merged] = parseModels(`
+    type Gadget @model @refersTo(name: "gadgets") @conflict(handler: AUTOMERGE) @auth(rules: [{ allow: public }]) {
+      id: ID!
+      tags: [String!]
+      specs: AWSJSON
+    }`);
+  const resolve = modelResolver(Merged!, {}, { connection: () => db.sql });
+  const call = (fieldName: string, args: Record<string, unknown>) =>
+    resolve({ arguments: args, identity: null, info: { fieldName, parentTypeName: 'Mutation' } }).then((r) => r.data as Record<string, unknown>);
+  const id = '2b9c1a62-5f0e-4e59-9d1e-1d2f3a4b5c6d';
+  await call('createGadget', { input: { id, tags: ['a'] } });
+  await call('updateGadget', { input: { id, _version: 1, tags: ['b'] } });
+
+  const merged = await call('updateGadget', { input: { id, _version: 1, specs: '"123"', tags: ['c'] } });
+
+  expect(merged).toMatchObject({ specs: '"123"', tags: ['b', 'c'], _version: 3 });
+  const [row] = await db.sql<{ kind: string }[]>`select jsonb_typeof(specs) as kind from gadgets where id = ${id}`;
+  expect(row!.kind).toBe('string');
+});
