@@ -2,24 +2,15 @@
 // things that exist, the template holds no secret, and every function is small enough.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelMeta } from '@datastore-pg/schema';
+import { renderAppSyncSchema, renderWiring, type ModelMeta } from '@datastore-pg/schema';
 
-export const MAX_FUNCTION_ZIP_BYTES = 1024 * 1024;
+const MAX_FUNCTION_ZIP_BYTES = 1024 * 1024;
 
 type Resource = { Type: string; Properties?: Record<string, unknown> };
 export type Template = { Resources: Record<string, Resource> };
 
-/** The fields DataStore calls for a model: each needs a resolver. */
-export function dataStoreFields(model: ModelMeta): string[] {
-  return [
-    `Query.get${model.name}`, `Query.sync${model.pluralName}`,
-    ...['create', 'update', 'delete'].map((op) => `Mutation.${op}${model.name}`),
-    ...['Create', 'Update', 'Delete'].map((op) => `Subscription.on${op}${model.name}`),
-  ];
-}
-
 /** Every problem found in a packaged template; an empty list means it may be deployed. */
-export function checkTemplate(template: Template, models: readonly ModelMeta[], sdl: string): string[] {
+export function checkTemplate(template: Template, models: readonly ModelMeta[]): string[] {
   const problems: string[] = [];
   const resources = template.Resources;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -38,9 +29,8 @@ export function checkTemplate(template: Template, models: readonly ModelMeta[], 
     }
     if (typeof props.Code !== 'string' || !props.Code.includes('export')) problems.push(`resolver ${name} has no APPSYNC_JS code`);
   }
-  for (const model of models) {
-    for (const field of dataStoreFields(model)) if (!resolved.has(field)) problems.push(`${field} has no resolver`);
-  }
+  // Every field the generated wiring resolves (what DataStore calls for each model).
+  for (const field of Object.keys(renderWiring(models).resolvers)) if (!resolved.has(field)) problems.push(`${field} has no resolver`);
 
   for (const [name, dataSource] of ofType('AWS::AppSync::DataSource')) {
     const lambda = (dataSource.Properties?.LambdaConfig as { LambdaFunctionArn?: unknown } | undefined)?.LambdaFunctionArn;
@@ -50,10 +40,21 @@ export function checkTemplate(template: Template, models: readonly ModelMeta[], 
   }
 
   const [schema] = ofType('AWS::AppSync::GraphQLSchema');
-  if (!schema || schema[1].Properties?.Definition !== sdl) problems.push('the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)');
+  if (!schema || schema[1].Properties?.Definition !== renderAppSyncSchema(models)) problems.push('the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)');
 
   problems.push(...findSecrets(JSON.stringify(template)).map((what) => `the template ${what}`));
+  problems.push(...splitDynamicReferences(template).map((ref) => `the template splits ${ref}, which CloudFormation splits before resolving it (use a parameter of type AWS::SSM::Parameter::Value<List<...>>)`));
   return problems;
+}
+
+/** Fn::Split over a {{resolve:...}} string: CloudFormation splits the placeholder text, not the value. */
+function splitDynamicReferences(node: unknown): string[] {
+  if (Array.isArray(node)) return node.flatMap(splitDynamicReferences);
+  if (typeof node !== 'object' || node === null) return [];
+  const split = (node as { 'Fn::Split'?: unknown[] })['Fn::Split'];
+  const source = Array.isArray(split) ? split[1] : undefined;
+  const here = typeof source === 'string' && source.includes('{{resolve:') ? [source] : [];
+  return [...here, ...Object.values(node).flatMap(splitDynamicReferences)];
 }
 
 const SECRET_PATTERNS: [RegExp, string][] = [
@@ -68,11 +69,12 @@ export function findSecrets(text: string): string[] {
   return SECRET_PATTERNS.filter(([pattern]) => pattern.test(text)).map(([, what]) => `contains ${what}`);
 }
 
-export function checkZips(directory: string): string[] {
-  return readdirSync(directory)
-    .filter((file) => file.endsWith('.zip'))
-    .filter((file) => statSync(join(directory, file)).size > MAX_FUNCTION_ZIP_BYTES)
-    .map((file) => `${file} is ${statSync(join(directory, file)).size} bytes, over the ${MAX_FUNCTION_ZIP_BYTES}-byte limit`);
+export function zipSizes(directory: string): { file: string; size: number }[] {
+  return readdirSync(directory).filter((file) => file.endsWith('.zip')).map((file) => ({ file, size: statSync(join(directory, file)).size }));
+}
+
+export function checkZips(zips: readonly { file: string; size: number }[]): string[] {
+  return zips.filter(({ size }) => size > MAX_FUNCTION_ZIP_BYTES).map(({ file, size }) => `${file} is ${size} bytes, over the ${MAX_FUNCTION_ZIP_BYTES}-byte limit`);
 }
 
 export function readTemplate(directory: string): Template {

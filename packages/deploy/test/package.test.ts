@@ -10,7 +10,6 @@ import { readZip } from '../src/zip';
 
 const ROOT = join(__dirname, '../../..');
 const models = parseModels(readFileSync(join(ROOT, 'schema.graphql'), 'utf8'));
-const sdl = readFileSync(join(ROOT, 'appsync/schema.graphql'), 'utf8');
 const db = useTestDatabase();
 const packaged: Record<string, { directory: string; template: Template }> = {};
 
@@ -66,24 +65,36 @@ describe('the template checks catch', () => {
   test('a field DataStore calls without a resolver', () => {
     const template = clone();
     delete template.Resources.GraphQlResolverQuerysyncWorkOrders;
-    expect(checkTemplate(template, models, sdl)).toEqual(['Query.syncWorkOrders has no resolver']);
+    expect(checkTemplate(template, models)).toEqual(['Query.syncWorkOrders has no resolver']);
   });
 
   test('a data source pointing at a function that does not exist', () => {
     const template = clone();
     const ds = template.Resources.GraphQlDsWorkOrderLambda!.Properties!;
     ds.LambdaConfig = { LambdaFunctionArn: { 'Fn::GetAtt': ['WorkOrdrLambdaFunction', 'Arn'] } };
-    expect(checkTemplate(template, models, sdl)).toEqual(['data source GraphQlDsWorkOrderLambda points at function WorkOrdrLambdaFunction, which the template does not define']);
+    expect(checkTemplate(template, models)).toEqual(['data source GraphQlDsWorkOrderLambda points at function WorkOrdrLambdaFunction, which the template does not define']);
   });
 
   test('a resolver on a data source that does not exist', () => {
     const template = clone();
     template.Resources.GraphQlResolverQuerygetSite!.Properties!.DataSourceName = { 'Fn::GetAtt': ['GraphQlDsSiteLambada', 'Name'] };
-    expect(checkTemplate(template, models, sdl)).toEqual(['resolver GraphQlResolverQuerygetSite uses data source GraphQlDsSiteLambada, which the template does not define']);
+    expect(checkTemplate(template, models)).toEqual(['resolver GraphQlResolverQuerygetSite uses data source GraphQlDsSiteLambada, which the template does not define']);
   });
 
   test('a stale schema', () => {
-    expect(checkTemplate(clone(), models, `${sdl}\n# edited`)).toEqual(['the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)']);
+    const template = clone();
+    const schema = Object.values(template.Resources).find((r) => r.Type === 'AWS::AppSync::GraphQLSchema')!;
+    schema.Properties!.Definition = `${String(schema.Properties!.Definition)}\n# edited`;
+    expect(checkTemplate(template, models)).toEqual(['the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)']);
+  });
+
+  test('a list split out of an SSM dynamic reference (split before it is resolved)', () => {
+    const template = clone();
+    const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function')!;
+    (fn.Properties!.VpcConfig as Record<string, unknown>).SubnetIds = { 'Fn::Split': [',', '{{resolve:ssm:/datastore-pg/dev/subnet-ids}}'] };
+    expect(checkTemplate(template, models)).toEqual([
+      'the template splits {{resolve:ssm:/datastore-pg/dev/subnet-ids}}, which CloudFormation splits before resolving it (use a parameter of type AWS::SSM::Parameter::Value<List<...>>)',
+    ]);
   });
 
   test.each([
