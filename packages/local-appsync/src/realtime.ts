@@ -107,8 +107,8 @@ export function createRealtime(api: LocalApi, credentials: DevCredentials, optio
     const fieldNode = operation.selectionSet.selections[0] as FieldNode;
     const fieldName = fieldNode.name.value;
     const field = api.schema.getSubscriptionType()!.getFields()[fieldName]!;
-    const args = argumentValues(fieldNode, variables);
     try {
+      const args = argumentValues(fieldNode, variables);
       const { filter } = api.subscribe(fieldName, args, { caller, headers });
       const subscribe = field.astNode?.directives?.find((d) => d.name.value === 'aws_subscribe');
       const mutationsArg = subscribe?.arguments?.find((a) => a.name.value === 'mutations')?.value;
@@ -117,7 +117,9 @@ export function createRealtime(api: LocalApi, credentials: DevCredentials, optio
       send(socket, { id, type: 'start_ack' });
     } catch (error) {
       if (error instanceof ResolverError) return fail(error.errorType ?? 'Unknown', error.message);
-      throw error;
+      // A client's malformed arguments must not take the endpoint down (this runs in a socket listener,
+      // where a throw is an uncaught exception): the client gets an error, as from AppSync.
+      return fail('BadRequestException', 'the subscription request could not be handled');
     }
   }
 

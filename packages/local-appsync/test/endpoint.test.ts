@@ -102,6 +102,15 @@ describe('realtime', () => {
     client.close();
   });
 
+  test('a subscription filter the resolver cannot use answers an error and the endpoint keeps serving', async () => {
+    const client = await realtimeClient(local.server.realtimeUrl, apiKey());
+    client.send({ type: 'connection_init' });
+    await client.next((m) => m.type === 'connection_ack');
+    expect(await client.subscribe('bad', onCreateCustomer, { filter: { name: null } })).toMatchObject({ id: 'bad', type: 'error' });
+    expect(await client.subscribe('good', onCreateCustomer)).toEqual({ id: 'good', type: 'start_ack' });
+    client.close();
+  });
+
   test('owner subscriptions: the owner argument must be the caller; each technician hears only their own', async () => {
     const secret = local.credentials.jwtSecret;
     const alice = await realtimeClient(local.server.realtimeUrl, userHeaders(secret, 'alice'));
