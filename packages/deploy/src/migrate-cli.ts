@@ -16,7 +16,7 @@ export interface MigrateDeps {
   stagesPath?: string;
 }
 
-export const awsDeps: MigrateDeps = {
+const awsDeps: MigrateDeps = {
   readParameter: async (name, region) => {
     const { Parameter } = await new SSMClient({ region }).send(new GetParameterCommand({ Name: name }));
     if (!Parameter?.Value) throw new Error(`SSM parameter ${name} is empty`);
@@ -29,7 +29,10 @@ export const awsDeps: MigrateDeps = {
 export async function runMigrate(argv: readonly string[], env: NodeJS.ProcessEnv, deps: MigrateDeps): Promise<void> {
   const stageName = stageArgument(argv);
   const stage = stageName ? loadStage(stageName, deps.stagesPath ?? STAGES_PATH) : undefined;
-  const target = stage && !env.DATABASE_URL ? await stageTarget(stage, env, deps) : databaseUrlFromEnv(env);
+  // Two targets named: refuse rather than pick one (a stage's TTLs written into a local database, or
+  // a local command that migrates a stage).
+  if (stage && env.DATABASE_URL) throw new Error('both --stage and DATABASE_URL are set: unset DATABASE_URL to migrate the stage, or drop --stage');
+  const target = stage ? await stageTarget(stage, env, deps) : databaseUrlFromEnv(env);
   const sql = connect(target, { max: 1, applicationName: 'datastore-pg migrate', onNotice: (m) => deps.log(`notice: ${m}`) });
   try {
     await migrate(sql, migrations, { log: deps.log });
@@ -51,7 +54,7 @@ async function stageTarget(stage: StageConfig, env: NodeJS.ProcessEnv, deps: Mig
   return iamTarget({ host: host!, port: Number(port), database: stage.databaseName, username: stage.migrationDbUser, region: stage.region }, deps.sign, tls);
 }
 
-/** Stage TTLs apply to every versioned table (versioning.models), taking effect on the next write. */
+/** Stage TTLs apply to every versioned table (versioning.models): tombstones from the next write on, the journal at the next purge. */
 async function applyStageTtls(sql: Sql, stage: StageConfig, log: (line: string) => void): Promise<void> {
   const updated = await sql`
     update versioning.models

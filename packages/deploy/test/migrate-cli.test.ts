@@ -76,3 +76,10 @@ test('refuses an unknown stage, naming the known ones', async () => {
   await expect(runMigrate(['--stage', 'prdo'], {}, { readParameter: async () => '', sign: async () => '', log: () => undefined }))
     .rejects.toThrow(/unknown stage "prdo": stages.json has dev, staging, prod/);
 });
+
+test('refuses a stage and DATABASE_URL together, connecting to neither', async () => {
+  let reads = 0;
+  const deps = { readParameter: async () => { reads++; return ''; }, sign: async () => '', log: () => undefined };
+  await expect(runMigrate(['--stage', 'dev'], { DATABASE_URL: 'postgres://nowhere.invalid/db' }, deps)).rejects.toThrow(/both --stage and DATABASE_URL/);
+  expect(reads).toBe(0);
+});

@@ -1,6 +1,6 @@
 // A small field-service data set for `npm run dev`: fixed ids, inserted only where missing, so running it
 // again changes nothing and a device that synced it keeps its copies.
-import type { Sql } from '@datastore-pg/db';
+import { transaction, type Sql } from '@datastore-pg/db';
 
 const CUSTOMER = '0f0e8e2a-6b1d-4c44-9a53-5b7a7c0c0001';
 const SITES = ['0f0e8e2a-6b1d-4c44-9a53-5b7a7c0c0101', '0f0e8e2a-6b1d-4c44-9a53-5b7a7c0c0102'];
@@ -9,7 +9,7 @@ const WORK_ORDERS = ['0f0e8e2a-6b1d-4c44-9a53-5b7a7c0c0301', '0f0e8e2a-6b1d-4c44
 
 /** Returns how many rows it inserted (0 on every run after the first). */
 export async function seed(sql: Sql): Promise<number> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     let inserted = 0;
     const count = (result: { count: number }) => (inserted += result.count);
     count(await tx`insert into customers (id, name, email, phone) values (${CUSTOMER}, 'Northwind Water', 'ops@northwind.example', '+15550100100') on conflict do nothing`);

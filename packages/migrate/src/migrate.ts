@@ -1,4 +1,4 @@
-import type { Sql } from '@datastore-pg/db';
+import { transaction, type Sql } from '@datastore-pg/db';
 import { MigrationError, type Migration } from './migration';
 
 // One advisory lock serializes every runner on a database, so two deploys migrating at once apply each
@@ -29,12 +29,14 @@ interface AppliedRow {
 export async function migrate(sql: Sql, migrations: readonly Migration[], options: MigrateOptions = {}): Promise<MigrateResult> {
   const log = options.log ?? (() => undefined);
   await createJournal(sql);
-  verifyApplied(await sql<AppliedRow[]>`select id, name, checksum from datastore_pg.migrations order by id`, migrations);
+  const recorded = await sql<AppliedRow[]>`select id, name, checksum from datastore_pg.migrations order by id`;
+  verifyApplied(recorded, migrations);
+  const recordedIds = new Set(recorded.map((row) => row.id));
 
   const applied: string[] = [];
-  for (const migration of migrations) {
+  for (const migration of migrations.filter((m) => !recordedIds.has(m.id))) {
     const started = performance.now();
-    const didApply = await sql.begin(async (tx) => {
+    const didApply = await transaction(sql, async (tx) => {
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
       // Another runner may have applied it while this one waited for the lock.
       const [row]: [AppliedRow?] = await tx`select id, name, checksum from datastore_pg.migrations where id = ${migration.id}`;
@@ -57,7 +59,7 @@ export async function migrate(sql: Sql, migrations: readonly Migration[], option
 
 async function createJournal(sql: Sql): Promise<void> {
   // Under the lock: concurrent "create ... if not exists" can still collide on the catalog's unique index.
-  await sql.begin(async (tx) => {
+  await transaction(sql, async (tx) => {
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
     await tx`set local client_min_messages = warning`; // not "already exists, skipping" on every run
     await tx`create schema if not exists datastore_pg`;
