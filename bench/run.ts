@@ -130,17 +130,19 @@ async function fullSync(sql: Sql): Promise<number> {
 }
 
 async function offsetPaging(sql: Sql, handlerTime: number): Promise<void> {
-  // The AWS blog's approach: OFFSET paging over the base table. Quadratic, so it is timed over the first
-  // pages only and extrapolated by its own cost model (page k costs k+1 pages of reading).
-  const sample = Math.min(ROWS / PAGE, 50);
-  const offsetSample = await seconds(async () => {
-    for (let page = 0; page < sample; page++) await sql`select * from customers order by id limit ${PAGE} offset ${page * PAGE}`;
-  });
-  const pages = ROWS / PAGE;
-  const perPageRead = offsetSample / ((sample * (sample + 1)) / 2);
-  const offsetTotal = perPageRead * ((pages * (pages + 1)) / 2);
+  // The AWS blog's approach: OFFSET paging over the base table. A full run is quadratic (hours at 1M
+  // rows), so it is timed on pages spread evenly over the table, each standing for the pages up to the
+  // next one: a sum over the real pages, with no cost model (a page's fixed cost is counted once per page).
+  const pages = Math.ceil(ROWS / PAGE);
+  const sample = Math.min(pages, 50);
+  const stride = pages / sample;
+  let offsetTotal = 0;
+  for (let i = 0; i < sample; i++) {
+    const page = Math.floor(i * stride);
+    offsetTotal += stride * await seconds(() => sql`select * from customers order by id limit ${PAGE} offset ${page * PAGE}`);
+  }
   const p2 = offsetTotal / handlerTime;
-  record({ id: 'P2', measure: `the same sync vs OFFSET paging (timed ${sample} pages, ${offsetTotal.toFixed(1)} s extrapolated for ${pages})`, value: `${p2.toFixed(1)}× faster`, target: '≥ 20×', met: p2 >= 20 });
+  record({ id: 'P2', measure: `the same sync vs OFFSET paging (${sample} pages spread over the table timed, ${offsetTotal.toFixed(1)} s for all ${pages})`, value: `${p2.toFixed(1)}× faster`, target: '≥ 20×', met: p2 >= 20 });
 }
 
 async function deltaSync(sql: Sql): Promise<void> {
@@ -185,8 +187,9 @@ async function singleUpdate(sql: Sql): Promise<void> {
   const rows = (round: number, set = 0) => ids.slice((set * (ROUNDS + 1) + round) * n, (set * (ROUNDS + 1) + round) * n + n);
   // The plain UPDATE, on a copy of the table without triggers or journal, is what a versioning-free
   // backend would do; same rows, same size, same indexes on id.
-  await sql`create table if not exists plain_customers as select * from customers`;
-  await sql`alter table plain_customers add primary key (id)`.catch(() => undefined);
+  await sql`drop table if exists plain_customers`; // a copy left by an earlier run may hold other rows
+  await sql`create table plain_customers as select * from customers`;
+  await sql`alter table plain_customers add primary key (id)`;
   await sql`vacuum analyze plain_customers`;
   const throughHandler = async (round: number) => {
     for (const row of rows(round)) {
@@ -233,7 +236,7 @@ function bundles(): void {
   const dir = join(ROOT, '.package/prod');
   const zips = readdirSync(dir).filter((f) => f.endsWith('.zip'));
   const largest = Math.max(...zips.map((f) => statSync(join(dir, f)).size));
-  // Cold init: a fresh node loading the bundle (the zip's handler.js, as Lambda does), minus an empty node.
+  // Cold init: a fresh node loading the bundle (the zip's handler.js, as Lambda does).
   const extracted = join(dir, 'bench-handler.js');
   writeFileSync(extracted, readZip(join(dir, 'workOrder.zip')).get('services/work-order/handler.js')!);
   const time = (code: string) => {
@@ -245,7 +248,10 @@ function bundles(): void {
 }
 
 async function purge(sql: Sql): Promise<void> {
-  await sql`update versioning.models set delta_sync_table_ttl = '1 millisecond'`;
+  // Every journal row expired at once; the TTL goes back afterwards, so a re-run on the same
+  // DATABASE_URL measures delta syncs again, not base syncs.
+  const [{ ttl }] = (await sql`select delta_sync_table_ttl::text as ttl from versioning.models where base_table = 'customers'::regclass`) as unknown as [{ ttl: string }];
+  await sql`update versioning.models set delta_sync_table_ttl = '1 millisecond' where base_table = 'customers'::regclass`;
   const [{ rows }] = (await sql`select count(*)::int as rows from versioning_delta.customers`) as unknown as [{ rows: number }];
   const batches: number[] = [];
   let deleted = 0;
@@ -256,6 +262,7 @@ async function purge(sql: Sql): Promise<void> {
     deleted += n;
     if (n < 1000) break;
   }
+  await sql`update versioning.models set delta_sync_table_ttl = ${ttl}::interval where base_table = 'customers'::regclass`;
   const longest = Math.max(...batches);
   record({ id: 'P7', measure: `purge of ${rows} expired delta rows in ${batches.length} batches of 1,000 (each its own transaction)`, value: `longest batch (lock held) ${longest.toFixed(1)} ms, ${deleted} deleted`, target: 'batched, ≤ 100 ms', met: longest <= 100 && deleted === rows });
 }
