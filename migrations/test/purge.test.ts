@@ -91,8 +91,8 @@ test('the purge procedure commits batch by batch and stops at max_batches', asyn
 
 test('a journal row goes once its change is older than the DeltaSyncTableTTL in force now', async () => {
   // 1. two changes, the first made (as far as its stamp says) an hour ago  2. purge with a 30-minute
-  // TTL: only the first goes, and the table records the newest change purge removed  3. a TTL of two
-  // hours, raised after the fact, changes nothing about what is gone.
+  // TTL: only the first goes, and the table records the newest change purge removed (what a sync does
+  // with that after a TTL is raised: packages/versioning/test/delta-expiry.test.ts).
   const siteId = await insertSite(db.sql);
   const old = await insertWorkOrder(db.sql, siteId);
   const recent = await insertWorkOrder(db.sql, siteId);

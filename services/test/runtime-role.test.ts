@@ -52,5 +52,5 @@ test.each([
   ['read password hashes', 'select * from pg_authid'],
   ['re-version a table', "select versioning.enable('customers')"],
 ])('cannot %s', async (_name, statement) => {
-  await expect(app.unsafe(statement)).rejects.toMatchObject({ code: expect.stringMatching(/^42501$|^42P01$/) });
+  await expect(app.unsafe(statement)).rejects.toMatchObject({ code: '42501' }); // insufficient_privilege, not a typo's 42P01
 });
