@@ -17,6 +17,8 @@ async function main(): Promise<void> {
       naive: { type: 'boolean', default: false },
     },
   });
+  // --naive replaces the watermark function for good: only ever on a throwaway embedded server.
+  if (values.naive && process.env.DATABASE_URL) throw new Error('--naive breaks the database it runs on: unset DATABASE_URL to run it on an embedded PostgreSQL');
   let embedded: RunningPostgres | undefined;
   const url = process.env.DATABASE_URL || (embedded = await startEmbeddedPostgres({ name: 'simulation-postgres' })).url;
   const sql = connect(url, { max: 8 });

@@ -59,7 +59,8 @@ function grantsAll(rule: AuthRule, caller: Caller): boolean {
   }
 }
 
-function ownerIdentity(rule: Extract<AuthRule, { allow: 'owner' }>, caller: Extract<Caller, { kind: 'userPools' }>): string | undefined {
+/** The caller's identity under an owner rule's claim (username by default, or e.g. sub). */
+export function ownerIdentity(rule: Extract<AuthRule, { allow: 'owner' }>, caller: Extract<Caller, { kind: 'userPools' }>): string | undefined {
   const value = rule.identityClaim === 'username' ? caller.username : caller.claims[rule.identityClaim];
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }

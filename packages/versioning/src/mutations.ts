@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { transaction, type Tx } from '@datastore-pg/db';
 import type { FieldMeta } from '@datastore-pg/schema/models';
-import { mayAccess, unauthorized, type Access, type Caller } from './auth';
+import { mayAccess, ownerIdentity, unauthorized, type Access, type Caller } from './auth';
 import { automerge, type ConflictResolution, type ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode, invalid } from './errors';
 import { compileFilter, isObject } from './filter';
@@ -42,10 +42,10 @@ export async function create(ctx: WriteContext, args: Record<string, unknown>): 
   const values = fieldValues(runtime, input, { except: ['id', '_version'] });
   const id = input.id === undefined || input.id === null ? randomUUID() : idArg(runtime, input.id);
   values.set(runtime.idField, id);
+  stampOwner(ctx, values); // before the required check: an owner field the server fills is not missing
   for (const field of model.fields) {
     if (field.required && !field.readOnly && !values.has(field)) throw invalid(`${field.name} is required`);
   }
-  stampOwner(ctx, values);
 
   const fields = [...values.keys()];
   const [row] = await sql<Row[]>`
@@ -218,8 +218,11 @@ function stampOwner(ctx: WriteContext, values: Values): void {
     const given = values.get(field);
     if (given !== undefined && given !== null && given !== access.owner) throw unauthorized();
     values.set(field, access.owner);
-  } else if (!values.has(field) && caller.kind === 'userPools' && caller.username) {
-    values.set(field, caller.username);
+  } else if (!values.has(field) && caller.kind === 'userPools') {
+    // A group member creating for themselves: the owner is their identity under the rule's claim, the
+    // same one the owner checks compare with later.
+    const owner = ownerIdentity(rule, caller);
+    if (owner) values.set(field, owner);
   }
 }
 
