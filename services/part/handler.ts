@@ -1,8 +1,4 @@
-import middy from '@middy/core';
 import { models } from '@datastore-pg/schema/models';
-import { errorEnvelope, modelResolver, requestLog, type AppSyncEvent, type Envelope } from '@datastore-pg/versioning';
+import { modelHandler } from '@datastore-pg/versioning/handler';
 
-export const handler = middy<AppSyncEvent, Envelope>()
-  .use(requestLog())
-  .use(errorEnvelope())
-  .handler(modelResolver(models.Part));
+export const handler = modelHandler(models.Part);

@@ -1,9 +1,5 @@
-import middy from '@middy/core';
 import { models } from '@datastore-pg/schema/models';
-import { errorEnvelope, modelResolver, requestLog, type AppSyncEvent, type Envelope } from '@datastore-pg/versioning';
+import { modelHandler } from '@datastore-pg/versioning/handler';
 import { resolveConflict } from './resolve-conflict';
 
-export const handler = middy<AppSyncEvent, Envelope>()
-  .use(requestLog())
-  .use(errorEnvelope())
-  .handler(modelResolver(models.WorkOrder, { resolveConflict }));
+export const handler = modelHandler(models.WorkOrder, { resolveConflict });

@@ -8,8 +8,8 @@ import { bind, joinFragments, type Fragment } from './sql-values';
 import { inputValue, scalarValue } from './values';
 
 /** Limits that keep a filter from becoming a denial of service. */
-export const MAX_FILTER_DEPTH = 8;
-export const MAX_FILTER_CONDITIONS = 100;
+const MAX_FILTER_DEPTH = 8;
+const MAX_FILTER_CONDITIONS = 100;
 
 /** Amplify's filter inputs for DataStore-enabled models also take _deleted. */
 const DELETED: FieldMeta = { name: '_deleted', column: '_deleted', type: { kind: 'scalar', name: 'Boolean' }, required: false, list: false, readOnly: false };

@@ -4,6 +4,7 @@
 // in place: AWSJSON values, numbers in numeric columns, and each belongsTo target as { id, _deleted }.
 // This is the one place that maps between columns and fields.
 import type { FieldMeta } from '@datastore-pg/schema/models';
+import type { Access } from './auth';
 import { columnOf, type ModelRuntime } from './runtime';
 import { joinFragments, type Fragment } from './sql-values';
 import { outputConverter, TIMESTAMP_COLUMNS } from './values';
@@ -41,6 +42,12 @@ function selectList(runtime: ModelRuntime): Fragment {
   const targets = belongsTo(runtime).map(({ relation, column }) =>
     sql`(select r._deleted from ${sql(relation.target!.table)} r where r.${sql(relation.target!.idColumn)} = t.${sql(column)}) as ${sql(relation.name)}`);
   return joinFragments(sql, [...runtime.model.fields.map(column), ...metadata, ...targets], sql`,`);
+}
+
+/** The rows the caller may reach, over alias t: all of them, or those whose owner field holds their identity. */
+export function ownedBy(runtime: ModelRuntime, access: Access): Fragment {
+  const { sql } = runtime;
+  return access.scope === 'owner' ? sql`t.${sql(runtime.fields.get(access.ownerField)!.column)} = ${access.owner}` : sql`true`;
 }
 
 /** The item of a row selected with itemColumns: the same object, fixed up where needed (so once per row). */

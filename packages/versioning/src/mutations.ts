@@ -9,7 +9,7 @@ import { mayAccess, ownerIdentity, unauthorized, type Access, type Caller } from
 import { automerge, type ConflictResolution, type ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode, invalid } from './errors';
 import { compileFilter, isObject } from './filter';
-import { itemColumns, toItem, type Item, type Row } from './items';
+import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
 import { columnOf, type ModelRuntime } from './runtime';
 import { bind, joinFragments, type Fragment } from './sql-values';
 import { inputValue, scalarValue } from './values';
@@ -162,10 +162,9 @@ async function applyResolution(ctx: WriteContext, tx: Tx, id: unknown, server: I
 async function writeIfCurrent(ctx: WriteContext, id: string, version: number, set: Fragment): Promise<Item | undefined> {
   const { runtime, access } = ctx;
   const { sql, model } = runtime;
-  const owner = access.scope === 'owner' ? sql`and t.${sql(runtime.fields.get(access.ownerField)!.column)} = ${access.owner}` : sql``;
   const [row] = await sql<Row[]>`
     update ${sql(model.table)} t set ${set}
-     where t.${sql(runtime.idField.column)} = ${id} and t._version = ${version} and not t._deleted ${owner}
+     where t.${sql(runtime.idField.column)} = ${id} and t._version = ${version} and not t._deleted and ${ownedBy(runtime, access)}
     returning ${itemColumns(runtime)}`;
   return row && toItem(runtime, row);
 }

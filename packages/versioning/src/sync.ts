@@ -10,13 +10,13 @@
 import type { Access } from './auth';
 import { compileFilter } from './filter';
 import { DataStoreError, ErrorCode, invalid } from './errors';
-import { itemColumns, toItem, type Item, type Row } from './items';
+import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
 import type { ModelRuntime } from './runtime';
 import { scopeHash, signToken, verifyToken, type SyncCursor, type SyncMode } from './token';
 import type { Fragment } from './sql-values';
 
-export const DEFAULT_SYNC_LIMIT = 100;
-export const MAX_SYNC_LIMIT = 1000;
+const DEFAULT_SYNC_LIMIT = 100;
+const MAX_SYNC_LIMIT = 1000;
 
 
 export interface SyncArgs {
@@ -100,7 +100,7 @@ async function firstPage(runtime: ModelRuntime, lastSync: number, scope: string)
 function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, filter: Fragment, limit: number): Promise<Row[]> {
   const { sql, model, idField } = runtime;
   const id = sql`t.${sql(idField.column)}`;
-  const owner = access.scope === 'owner' ? sql`t.${sql(runtime.fields.get(access.ownerField)!.column)} = ${access.owner}` : sql`true`;
+  const owner = ownedBy(runtime, access);
   const [a, b] = cursor.after;
   const window = sql`t._last_changed_at > ${cursor.lastSync} and t._last_changed_at <= ${cursor.startedAt}`;
 

@@ -5,8 +5,8 @@ import { stringScalarFormats, UUID } from '@datastore-pg/schema/scalars';
 import { invalid } from './errors';
 
 /** Longest string accepted in any field: AppSync's request limit is 1 MB, a row should not approach it. */
-export const MAX_STRING_LENGTH = 100_000;
-export const MAX_LIST_LENGTH = 1_000;
+const MAX_STRING_LENGTH = 100_000;
+const MAX_LIST_LENGTH = 1_000;
 
 const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
 
@@ -19,7 +19,7 @@ export interface ColumnInfo {
   sqlType: string;
 }
 
-export function isUuidColumn(column: ColumnInfo): boolean {
+function isUuidColumn(column: ColumnInfo): boolean {
   return column.type === 'uuid' && !column.isArray;
 }
 
