@@ -42,6 +42,10 @@ export function connect(target: string | ConnectTarget, options: ConnectOptions 
     max: options.max ?? 4,
     idle_timeout: options.idleTimeout,
     connect_timeout: 10,
+    // No reconnect delay of the driver's own: after repeated failures postgres.js waits up to 20 s before
+    // it dials again, which no caller sees and which would outlast the handler's retry budget. The
+    // handler's retries (versioning/src/retry.ts) space the attempts; a tool fails at once.
+    backoff: false,
     onnotice: (notice) => options.onNotice?.(notice.message ?? ''),
     connection: {
       application_name: options.applicationName ?? 'datastore-pg',

@@ -14,7 +14,8 @@ export function sharedConnection(): Sql {
     max: Number(process.env.DB_POOL_MAX ?? 1),
     idleTimeout: 300,
     applicationName: 'datastore-pg handler',
-    // Below the Lambda timeout (10 s), so a stuck statement ends as a retryable error, not a killed container.
+    // Well below the Lambda timeout (28 s), so a stuck statement ends as a retryable error, not a killed
+    // container, even when it is the last attempt of the handler's retries (DB_RETRY_BUDGET_MS, 18 s).
     statementTimeoutMs: Number(process.env.DB_STATEMENT_TIMEOUT_MS ?? 8000),
   });
   return shared;

@@ -15,7 +15,7 @@ export const ErrorCode = {
   NotFound: 'NotFound',
   /** The mutation's condition did not hold; data = the server's item. Nothing was changed. */
   ConditionalCheckFailed: 'ConditionalCheckFailed',
-  /** A transient failure (connection lost, deadlock, serialization failure, timeout). Nothing was changed; retry. */
+  /** A transient failure (connection lost, deadlock, serialization failure) that outlasted the handler's own retries, or a statement timeout (not retried). Retry later. */
   Unavailable: 'Unavailable',
   /** An unexpected failure, logged on the server. */
   InternalError: 'InternalError',
@@ -43,6 +43,8 @@ export class DataStoreError extends Error {
 
 export const invalid = (message: string) => new DataStoreError(ErrorCode.ValidationError, message);
 
+const QUERY_CANCELED = '57014';
+
 /** Postgres SQLSTATEs by name (never by message text) and what each means to a client. */
 const SQLSTATE: Record<string, [ErrorCode, string]> = {
   '23502': [ErrorCode.ValidationError, 'a required value is missing'], // not_null_violation
@@ -57,7 +59,7 @@ const SQLSTATE: Record<string, [ErrorCode, string]> = {
   '40001': [ErrorCode.Unavailable, 'the write collided with another; retry'], // serialization_failure
   '40P01': [ErrorCode.Unavailable, 'the write collided with another; retry'], // deadlock_detected
   '55P03': [ErrorCode.Unavailable, 'the item is locked by another write; retry'], // lock_not_available
-  '57014': [ErrorCode.Unavailable, 'the database took too long; retry'], // query_canceled (statement_timeout)
+  [QUERY_CANCELED]: [ErrorCode.Unavailable, 'the database took too long; retry'], // query_canceled (statement_timeout)
   '57P01': [ErrorCode.Unavailable, 'the database is restarting; retry'], // admin_shutdown
   '57P02': [ErrorCode.Unavailable, 'the database is restarting; retry'], // crash_shutdown
   '57P03': [ErrorCode.Unavailable, 'the database is starting; retry'], // cannot_connect_now
@@ -73,4 +75,17 @@ export function toDataStoreError(error: unknown): DataStoreError {
   // The same test that makes the resolver discard its connection: the request never completed.
   if (isConnectionLost(error)) return new DataStoreError(ErrorCode.Unavailable, 'the database connection failed; retry', { cause: error });
   return new DataStoreError(ErrorCode.InternalError, 'internal error', { cause: error });
+}
+
+/**
+ * Whether the same request, run again, may succeed: a lost connection, or any SQLSTATE above that
+ * answers Unavailable, except a statement timeout (the same slow statement would time out again and
+ * spend the retry budget). Our own errors (conflicts, validation, authorization) are answers, never
+ * retried.
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof DataStoreError) return false;
+  if (isConnectionLost(error)) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code !== QUERY_CANCELED && SQLSTATE[code]?.[0] === ErrorCode.Unavailable;
 }

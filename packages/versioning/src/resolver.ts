@@ -1,12 +1,15 @@
 // One model's resolver: the AppSync direct Lambda event in, { data } out. Errors are thrown as
-// DataStoreError and turned into the envelope by the errorEnvelope middleware.
-import { discardSharedConnection, isConnectionLost, sharedConnection, type Sql } from '@datastore-pg/db';
+// DataStoreError and turned into the envelope by the errorEnvelope middleware, once transient database
+// failures have been retried (retry.ts).
+import { discardSharedConnection, sharedConnection, type Sql } from '@datastore-pg/db';
 import type { ModelMeta } from '@datastore-pg/schema/models';
-import { accessOf, callerOf } from './auth';
+import { accessOf, callerOf, writerOf } from './auth';
 import type { ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode } from './errors';
 import type { AppSyncEvent } from './event';
+import { log } from './log';
 import { create, get, remove, update } from './mutations';
+import { retryBudgetFromEnv, withRetry } from './retry';
 import { loadModelRuntime, type ModelRuntime } from './runtime';
 import { sync } from './sync';
 
@@ -49,7 +52,7 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
     const access = accessOf(model, caller);
     const rt = await loadRuntime();
     const args = event.arguments ?? {};
-    const ctx = { runtime: rt, caller, access, resolveConflict: hooks.resolveConflict };
+    const ctx = { runtime: rt, caller, writer: writerOf(caller), access, resolveConflict: hooks.resolveConflict };
     switch (event.info.fieldName) {
       case `sync${model.pluralName}`:
         return { data: await sync(rt, access, args) };
@@ -67,12 +70,16 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
         });
     }
   };
-  return async (event) => {
-    try {
-      return await resolve(event);
-    } catch (error) {
-      if (isConnectionLost(error)) onConnectionLost();
-      throw error;
-    }
-  };
+  // Read once, when the container starts: a bad value fails its init, not every request.
+  const budgetMs = retryBudgetFromEnv();
+  return (event) => withRetry(() => resolve(event), {
+    budgetMs,
+    onConnectionLost,
+    onRetry: (error, attempt, delayMs) => log('warn', 'retrying after a transient database failure', {
+      field: event.info.fieldName,
+      sqlstate: (error as { code?: unknown }).code,
+      attempt,
+      delayMs: Math.round(delayMs),
+    }),
+  });
 }
