@@ -149,3 +149,32 @@ test('refuses nonsensical batch sizes', async () => {
   await expect(callPurge(db.sql, 0, 1)).rejects.toMatchObject({ code: '22023' });
   await expect(callPurge(db.sql, 1, -1)).rejects.toMatchObject({ code: '22023' });
 });
+
+test('removes merge history older than the merge horizon (by default the BaseTableTTL), and conflict-log entries older than their TTL', async () => {
+  // 1. a work order written twice: two history rows  2. a horizon that has passed: purge takes both
+  // 3. a logged conflict older than conflict_log_ttl goes, a recent one stays.
+  const siteId = await insertSite(db.sql);
+  const id = await insertWorkOrder(db.sql, siteId);
+  await db.sql`update work_orders set notes = 'checked' where id = ${id}`;
+  const history = () => count(db.sql, 'versioning_merge.work_orders', db.sql`id = ${id}`);
+  expect(await history()).toBe(2);
+  await callPurge(db.sql, 100, 10);
+  expect(await history()).toBe(2); // within 30 days
+  await db.sql`update versioning.models set merge_horizon = ${EXPIRED} where base_table = 'work_orders'::regclass`;
+  await sleep(5);
+  try {
+    const [row] = await db.sql<{ merge_rows_purged: string }[]>`call versioning.purge(100, 10)`;
+    expect(Number(row!.merge_rows_purged)).toBeGreaterThanOrEqual(2);
+    expect(await history()).toBe(0);
+  } finally {
+    await db.sql`update versioning.models set merge_horizon = null`;
+  }
+
+  const logged = await db.sql<{ id: string }[]>`
+    insert into versioning.conflicts (logged_at, base_table, item_id, field, column_name, reason, kept, base_version, server_version)
+    values (now() - interval '91 days', 'work_orders', ${id}, 'notes', 'notes', 'conflict', 'incoming', 1, 2),
+           (now(), 'work_orders', ${id}, 'notes', 'notes', 'conflict', 'incoming', 1, 2) returning id`;
+  const [purged] = await db.sql<{ conflicts_purged: string }[]>`call versioning.purge(100, 10)`;
+  expect(Number(purged!.conflicts_purged)).toBe(1);
+  expect(await db.sql`select id from versioning.conflicts where item_id = ${id}`).toEqual([{ id: logged[1]!.id }]);
+});

@@ -58,6 +58,10 @@ export async function syncAll(handler: Handler, model: ModelMeta, args: { lastSy
 
 /** A valid value of a field's type; strings are unique, so unique columns take them. */
 export function sampleValue(field: FieldMeta): unknown {
+  return field.list ? [sampleScalar(field)] : sampleScalar(field);
+}
+
+function sampleScalar(field: FieldMeta): unknown {
   const unique = randomBytes(4).toString('hex');
   if (field.type.kind === 'enum') return field.type.values[0];
   switch (field.type.name) {

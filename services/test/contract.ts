@@ -3,8 +3,8 @@
 // its own tests.
 import type { ModelMeta } from '@datastore-pg/schema/models';
 import type { TestDatabase } from '@datastore-pg/testing';
-import { invoke, ok, syncAll, type SyncPage } from './appsync';
-import { anotherValue, createItem, editableField, identityFor } from './fixtures';
+import { dispatcher, invoke, ok, syncAll, type SyncPage } from './appsync';
+import { anotherValue, createItem, editableField, identityFor, otherEditableField, sampleInput } from './fixtures';
 import { handlers } from './handlers';
 
 type Item = Record<string, unknown> & { id: string; _version: number; _deleted: boolean; _lastChangedAt: number };
@@ -16,7 +16,12 @@ export function describeVersionedModel(model: ModelMeta, db: TestDatabase): void
   const create = (overrides: Record<string, unknown> = {}) => createItem(model, identity, overrides) as Promise<Item>;
   const update = (input: Record<string, unknown>) => invoke(handler, `update${model.name}`, { input, condition: null }, identity);
   const remove = (input: Record<string, unknown>) => invoke(handler, `delete${model.name}`, { input, condition: null }, identity);
+  // Another writer (a dispatcher's device) than the one the tests act as.
+  const updateByOther = (input: Record<string, unknown>) => ok<Item>(handler, `update${model.name}`, { input, condition: null }, dispatcher);
   const get = (id: string) => ok<Item | null>(handler, `get${model.name}`, { id }, identity);
+  const conflictsOf = (id: string) => db.sql`
+    select field, reason, kept, lost_value, kept_value, base_version::int, server_version::int, new_version::int, writer, server_writer
+      from versioning.conflicts where base_table = ${model.table}::regclass and item_id = ${id} order by id`;
 
   describe(`${model.name} (${model.table}, ${model.conflictHandler})`, () => {
     test('create answers the item at version 1 with its metadata and timestamps', async () => {
@@ -58,7 +63,68 @@ export function describeVersionedModel(model: ModelMeta, db: TestDatabase): void
       expect(await get(item.id)).toMatchObject({ _version: 2, _deleted: true });
     });
 
-    if (model.conflictHandler !== 'CUSTOM') { // a custom hook decides: see the model's own tests
+    if (model.conflictHandler === 'MERGE') {
+      test('a stale update is merged: the server\'s change since the base and the device\'s both stay', async () => {
+        // 1. a device reads v1  2. another writer changes one field (v2)  3. the device, still at v1,
+        // changes another field  4. both changes are in v3, and the answer is a success, not a conflict.
+        const other = otherEditableField(model, field);
+        const item = await create();
+        const serverValue = anotherValue(other, item[other.name]);
+        await updateByOther({ id: item.id, _version: 1, [other.name]: serverValue });
+        const deviceValue = anotherValue(field, item[field.name]);
+
+        const merged = await update({ id: item.id, _version: 1, [field.name]: deviceValue });
+
+        expect(merged).toEqual({ data: expect.objectContaining({ [other.name]: serverValue, [field.name]: deviceValue, _version: 3 }) });
+        expect(await get(item.id)).toEqual((merged as { data: Item }).data);
+        expect(await conflictsOf(item.id)).toEqual([]);
+      });
+
+      test('a field both sides changed: the later write wins and the value it replaced is in the conflict log', async () => {
+        const item = await create();
+        const serverValue = anotherValue(field, item[field.name]);
+        await updateByOther({ id: item.id, _version: 1, [field.name]: serverValue });
+        const deviceValue = anotherValue(field, serverValue);
+
+        const merged = await update({ id: item.id, _version: 1, [field.name]: deviceValue });
+
+        expect(merged).toEqual({ data: expect.objectContaining({ [field.name]: deviceValue, _version: 3 }) });
+        expect(await conflictsOf(item.id)).toEqual([expect.objectContaining({
+          field: field.name, reason: 'conflict', kept: 'incoming', lost_value: serverValue, kept_value: deviceValue,
+          base_version: 1, server_version: 2, new_version: 3, writer: expect.any(String), server_writer: 'user:dispatcher',
+        })]);
+      });
+
+      test('beyond the merge horizon the device\'s fields are applied over the server\'s, and the replaced values logged', async () => {
+        const item = await create();
+        const serverValue = anotherValue(field, item[field.name]);
+        await updateByOther({ id: item.id, _version: 1, [field.name]: serverValue });
+        await db.sql`delete from ${db.sql(`versioning_merge.${model.table}`)} where id = ${item.id} and _version = 2`; // as purge would
+
+        const merged = await update({ id: item.id, _version: 1, [field.name]: item[field.name] });
+
+        expect(merged).toEqual({ data: expect.objectContaining({ [field.name]: item[field.name], _version: 3 }) });
+        expect(await conflictsOf(item.id)).toEqual([expect.objectContaining({ field: field.name, reason: 'beyond_horizon', lost_value: serverValue })]);
+      });
+
+      test('an edit of a deleted item answers the tombstone (the device deletes it too) and the edit is logged', async () => {
+        const item = await create();
+        await remove({ id: item.id, _version: 1 });
+        const value = anotherValue(field, item[field.name]);
+
+        const answer = await update({ id: item.id, _version: 1, [field.name]: value });
+
+        expect(answer).toEqual({ data: expect.objectContaining({ id: item.id, _version: 2, _deleted: true }) });
+        expect(await conflictsOf(item.id)).toEqual([expect.objectContaining({ field: field.name, reason: 'deleted', kept: 'server', lost_value: value, new_version: null })]);
+      });
+
+      test('a stale delete deletes', async () => {
+        const item = await create();
+        await update({ id: item.id, _version: 1, [field.name]: anotherValue(field, item[field.name]) });
+
+        expect(await remove({ id: item.id, _version: 1 })).toEqual({ data: expect.objectContaining({ id: item.id, _version: 3, _deleted: true }) });
+      });
+    } else if (model.conflictHandler !== 'CUSTOM') { // a custom hook decides: see the model's own tests
       test('a stale delete answers ConflictUnhandled and deletes nothing', async () => {
         const item = await create();
         await update({ id: item.id, _version: 1, [field.name]: anotherValue(field, item[field.name]) });
@@ -70,12 +136,35 @@ export function describeVersionedModel(model: ModelMeta, db: TestDatabase): void
       });
     }
 
-    test('creating an id that exists answers ConflictUnhandled with the existing item (a retried create converges)', async () => {
+    test('an update sent again after its answer was lost applies once: it answers the item as it is now, no new version', async () => {
+      // 1. the device sends an update (v2) and loses the answer  2. another write moves the item to v3
+      // 3. the device sends the same update again, still based on v1: it is recognized, nothing changes.
       const item = await create();
+      const sent = { id: item.id, _version: 1, [field.name]: anotherValue(field, item[field.name]) };
+      await update(sent);
+      const v3 = await ok<Item>(handler, `update${model.name}`, { input: { id: item.id, _version: 2 }, condition: null }, identity);
 
-      const again = await invoke(handler, `create${model.name}`, { input: { ...stripServerFields(model, item) }, condition: null }, identity);
+      expect(await update(sent)).toEqual({ data: v3 });
+      expect(await get(item.id)).toEqual(v3);
+    });
 
-      expect(again).toEqual({ data: item, errorType: 'ConflictUnhandled', errorMessage: expect.any(String) });
+    test('a delete sent again after its answer was lost answers the tombstone', async () => {
+      const item = await create();
+      const tombstone = await remove({ id: item.id, _version: 1 });
+
+      expect(await remove({ id: item.id, _version: 1 })).toEqual(tombstone);
+      expect(await get(item.id)).toMatchObject({ _version: 2, _deleted: true });
+    });
+
+    test('a create sent again after its answer was lost answers the item; another create of that id answers ConflictUnhandled', async () => {
+      const input = await sampleInput(model);
+      const item = await ok<Item>(handler, `create${model.name}`, { input, condition: null }, identity);
+
+      expect(await invoke(handler, `create${model.name}`, { input, condition: null }, identity)).toEqual({ data: item });
+      const other = { ...input, [field.name]: anotherValue(field, input[field.name]) };
+      expect(await invoke(handler, `create${model.name}`, { input: other, condition: null }, identity))
+        .toEqual({ data: item, errorType: 'ConflictUnhandled', errorMessage: expect.any(String) });
+      expect(await get(item.id)).toEqual(item);
     });
 
     test('a full sync pages until nextToken is null; every page has the first page\'s startedAt', async () => {
@@ -174,12 +263,6 @@ export function describeVersionedModel(model: ModelMeta, db: TestDatabase): void
  */
 function settle(): Promise<void> {
   return new Promise((done) => setTimeout(done, 10));
-}
-
-function stripServerFields(model: ModelMeta, item: Record<string, unknown>): Record<string, unknown> {
-  const input: Record<string, unknown> = {};
-  for (const field of model.fields) if (!field.readOnly && item[field.name] !== null) input[field.name] = item[field.name];
-  return input;
 }
 
 function timestampsAfter(item: Record<string, unknown>): Record<string, unknown> {

@@ -62,17 +62,17 @@ test('delete {input: {id, _version}}', async () => {
   expect(await ok(handler, 'deleteSite', { input: { id: input.id, _version: 1 }, condition: null }, tech)).toMatchObject({ id: input.id, _deleted: true, _version: 2 });
 });
 
-test('a conflict answers ConflictUnhandled with the full server item; after DISCARD the client gets it with getSite', async () => {
+test('under optimistic concurrency a conflict answers ConflictUnhandled with the full server item; after DISCARD the client gets it with get', async () => {
   // 1. device A and B both have v1  2. A updates (v2)  3. B's update, based on v1, conflicts
-  // 4. B's conflict handler discards its change and calls getSite(id), receiving v2.
-  const input = await newSite();
-  await ok(handler, 'createSite', { input }, tech);
-  const v2 = await ok(handler, 'updateSite', { input: { id: input.id, _version: 1, name: 'Renamed by A' }, condition: null }, tech);
+  // 4. B's conflict handler discards its change and calls getCustomer(id), receiving v2.
+  const customers = handlers.Customer!;
+  const customer = await createItem(models.Customer, tech);
+  const v2 = await ok(customers, 'updateCustomer', { input: { id: customer.id, _version: 1, name: 'Renamed by A' }, condition: null }, tech);
 
-  const conflict = await invoke(handler, 'updateSite', { input: { id: input.id, _version: 1, name: 'Renamed by B' }, condition: null }, tech);
+  const conflict = await invoke(customers, 'updateCustomer', { input: { id: customer.id, _version: 1, name: 'Renamed by B' }, condition: null }, user('tech-2'));
   expect(conflict).toEqual({ data: v2, errorType: 'ConflictUnhandled', errorMessage: expect.any(String) });
 
-  expect(await ok(handler, 'getSite', { id: input.id }, tech)).toEqual(v2);
+  expect(await ok(customers, 'getCustomer', { id: customer.id }, tech)).toEqual(v2);
 });
 
 test('get of an unknown id answers null', async () => {

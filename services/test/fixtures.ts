@@ -45,14 +45,25 @@ export async function createItem(model: ModelMeta, identity: Identity, overrides
   return ok(handlers[model.name]!, `create${model.name}`, { input: { ...(await sampleInput(model)), ...overrides }, condition: null }, identity);
 }
 
-/** A plain field an update can change (not the id, a reference or the owner). */
+/** A plain field an update can change (not the id, a reference, the owner or a counter). */
 export function editableField(model: ModelMeta): FieldMeta {
+  return editableFields(model)[0]!;
+}
+
+/** Another such field, for tests where two writers change different fields. */
+export function otherEditableField(model: ModelMeta, field: FieldMeta): FieldMeta {
+  const other = editableFields(model).find((f) => f !== field);
+  if (!other) throw new Error(`${model.name} has no second String or Int field to edit in tests`);
+  return other;
+}
+
+function editableFields(model: ModelMeta): FieldMeta[] {
   const refs = referenceFields(model);
   const owner = ownerRule(model)?.ownerField;
-  const field = model.fields.find((f) => f.name !== 'id' && !f.readOnly && !refs.has(f.name) && f.name !== owner && !f.list
+  const fields = model.fields.filter((f) => f.name !== 'id' && !f.readOnly && !refs.has(f.name) && f.name !== owner && !f.list && !f.counter
     && f.type.kind === 'scalar' && (f.type.name === 'String' || f.type.name === 'Int'));
-  if (!field) throw new Error(`${model.name} has no String or Int field to edit in tests`);
-  return field;
+  if (fields.length === 0) throw new Error(`${model.name} has no String or Int field to edit in tests`);
+  return fields;
 }
 
 export function anotherValue(field: FieldMeta, current: unknown): unknown {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSharedConnection, connect, type Sql } from '@datastore-pg/db';
 import { models } from '@datastore-pg/schema/models';
 import { ENV, requireEnv, useTestDatabase, withAdmin } from '@datastore-pg/testing';
-import { apiKey, ok, syncAll } from './appsync';
+import { apiKey, dispatcher, ok, syncAll } from './appsync';
 import { createItem } from './fixtures';
 import { handlers } from './handlers';
 
@@ -34,8 +34,12 @@ test('the handlers work as the runtime user', async () => {
   await ok(handlers.Site!, 'updateSite', { input: { id: site.id, _version: 1, name: 'renamed' } }, apiKey);
   await ok(handlers.Site!, 'deleteSite', { input: { id: site.id, _version: 2 } }, apiKey);
   const { startedAt } = await syncAll(handlers.Site!, models.Site, { lastSync: 0 }, apiKey);
-  await createItem(models.Part, apiKey); // draws from the parts identity sequence
-  expect((await syncAll(handlers.Part!, models.Part, { lastSync: startedAt }, apiKey)).items).toHaveLength(1);
+  const part = await createItem(models.Part, apiKey); // draws from the parts identity sequence
+  // A stale write that is merged and logged: the runtime reads the merge history and appends to the log.
+  await ok(handlers.Part!, 'updatePart', { input: { id: part.id, _version: 1, description: 'by the office' } }, dispatcher);
+  await ok(handlers.Part!, 'updatePart', { input: { id: part.id, _version: 1, description: 'by the device', quantityOnHand: 3 } }, apiKey);
+  expect((await syncAll(handlers.Part!, models.Part, { lastSync: startedAt }, apiKey)).items).toEqual([expect.objectContaining({ description: 'by the device', _version: 3 })]);
+  expect(await db.sql`select reason, writer from versioning.conflicts where item_id = ${part.id as string}`).toEqual([{ reason: 'conflict', writer: 'apiKey' }]);
   const [who] = await app<{ user: string }[]>`select current_user as user`;
   expect(who!.user).toBe(role);
 });
@@ -49,6 +53,10 @@ test.each([
   ['change TTLs', "update versioning.models set base_table_ttl = '1 second'"],
   ['read the migration journal', 'select * from datastore_pg.migrations'],
   ['write a delta table', 'insert into versioning_delta.customers (id, _version, _deleted, _last_changed_at, item) values (1, 1, false, 1, \'{}\')'],
+  ['write a merge history', 'insert into versioning_merge.customers (id, _version, _last_changed_at, changed) values (1, 1, 1, \'{}\')'],
+  ['rewrite the conflict log', 'update versioning.conflicts set lost_value = null'],
+  ['read the conflict log', 'select * from versioning.conflicts'],
+  ['restore a logged value', 'select versioning.restore_conflict(1)'],
   ['read password hashes', 'select * from pg_authid'],
   ['re-version a table', "select versioning.enable('customers')"],
 ])('cannot %s', async (_name, statement) => {

@@ -142,3 +142,21 @@ test('000005 upgrades a database in use: journals keep their rows, writes journa
   expect(await db.sql`select _version::int as version, item->>'name' as name from versioning_delta.customers where id = ${customer!.id}::text order by seq`)
     .toEqual([{ version: 1, name: 'Customer 3' }, { version: 2, name: 'Renamed' }]);
 });
+
+test('000006 upgrades a database in use: every versioned table gets its merge history, and writes record into it', async () => {
+  // 1. a database at 000005 with rows  2. the rest of the migrations  3. each versioned table has a merge
+  // history the runtime may read, and the next write records what it changed.
+  await migrate(db.sql, migrations.filter((m) => m.name < '000006'));
+  const [customer] = await db.sql<{ id: string }[]>`insert into customers (name) values ('Before the upgrade') returning id`;
+
+  await migrate(db.sql, migrations);
+
+  expect(await db.sql`
+    select m.base_table::text as base_table, versioning.merge_table(m.base_table) is not null as has_history,
+           has_table_privilege('datastore_runtime', versioning.merge_table(m.base_table), 'select') as readable
+      from versioning.models m order by 1`).toEqual(
+    ['assets', 'customers', 'parts', 'sites', 'work_logs', 'work_orders'].map((t) => ({ base_table: t, has_history: true, readable: true })));
+  await db.sql`update customers set name = 'After the upgrade' where id = ${customer!.id}`;
+  expect(await db.sql`select _version::int, changed from versioning_merge.customers where id = ${customer!.id}::text`)
+    .toEqual([{ _version: 2, changed: { name: 'Before the upgrade' } }]);
+});

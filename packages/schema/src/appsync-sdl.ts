@@ -151,6 +151,8 @@ function capitalize(word: string): string {
 
 /** The directives schema.graphql uses beyond Amplify's own, for tools (Amplify codegen) that validate it. */
 export const DATASTORE_PG_DIRECTIVES = `
-enum DataStorePgConflictHandler { OPTIMISTIC_CONCURRENCY AUTOMERGE CUSTOM }
-directive @conflict(handler: DataStorePgConflictHandler!) on OBJECT
+enum DataStorePgConflictHandler { MERGE OPTIMISTIC_CONCURRENCY AUTOMERGE CUSTOM }
+enum DataStorePgFieldConflict { LATEST_WRITE_WINS FIRST_WRITE_WINS }
+directive @conflict(handler: DataStorePgConflictHandler, fieldConflict: DataStorePgFieldConflict) on OBJECT
+directive @counter on FIELD_DEFINITION
 `;

@@ -21,6 +21,11 @@ export interface FieldMeta {
   list: boolean;
   /** Set by the server only (createdAt, updatedAt): a client sending it is refused. */
   readOnly: boolean;
+  /**
+   * @counter: an Int or Float that writers change by amounts (a stock count). A write based on an older
+   * version applies its difference from that version to the server's value instead of replacing it.
+   */
+  counter?: true;
 }
 
 export interface RelationMeta {
@@ -39,7 +44,10 @@ export type AuthRule =
   | { allow: 'private'; provider: 'userPools' | 'iam' }
   | { allow: 'public'; provider: 'apiKey' | 'iam' };
 
-export type ConflictHandler = 'OPTIMISTIC_CONCURRENCY' | 'AUTOMERGE' | 'CUSTOM';
+export type ConflictHandler = 'MERGE' | 'OPTIMISTIC_CONCURRENCY' | 'AUTOMERGE' | 'CUSTOM';
+
+/** MERGE: who wins a field that both the server (since the write's base) and the write changed. */
+export type FieldConflictPolicy = 'LATEST_WRITE_WINS' | 'FIRST_WRITE_WINS';
 
 export interface ModelMeta {
   name: string;
@@ -51,4 +59,5 @@ export interface ModelMeta {
   relations: readonly RelationMeta[];
   auth: readonly AuthRule[];
   conflictHandler: ConflictHandler;
+  fieldConflict: FieldConflictPolicy;
 }

@@ -94,7 +94,8 @@ export const models = {
         "provider": "apiKey"
       }
     ],
-    "conflictHandler": "OPTIMISTIC_CONCURRENCY"
+    "conflictHandler": "OPTIMISTIC_CONCURRENCY",
+    "fieldConflict": "LATEST_WRITE_WINS"
   },
   Site: {
     "name": "Site",
@@ -230,7 +231,8 @@ export const models = {
         "provider": "apiKey"
       }
     ],
-    "conflictHandler": "OPTIMISTIC_CONCURRENCY"
+    "conflictHandler": "MERGE",
+    "fieldConflict": "LATEST_WRITE_WINS"
   },
   Asset: {
     "name": "Asset",
@@ -304,6 +306,17 @@ export const models = {
         "readOnly": false
       },
       {
+        "name": "tags",
+        "column": "tags",
+        "type": {
+          "kind": "scalar",
+          "name": "String"
+        },
+        "required": false,
+        "list": true,
+        "readOnly": false
+      },
+      {
         "name": "createdAt",
         "column": "created_at",
         "type": {
@@ -358,7 +371,8 @@ export const models = {
         "provider": "apiKey"
       }
     ],
-    "conflictHandler": "OPTIMISTIC_CONCURRENCY"
+    "conflictHandler": "MERGE",
+    "fieldConflict": "LATEST_WRITE_WINS"
   },
   WorkOrder: {
     "name": "WorkOrder",
@@ -550,7 +564,8 @@ export const models = {
         ]
       }
     ],
-    "conflictHandler": "CUSTOM"
+    "conflictHandler": "CUSTOM",
+    "fieldConflict": "LATEST_WRITE_WINS"
   },
   WorkLog: {
     "name": "WorkLog",
@@ -675,7 +690,8 @@ export const models = {
         ]
       }
     ],
-    "conflictHandler": "AUTOMERGE"
+    "conflictHandler": "AUTOMERGE",
+    "fieldConflict": "LATEST_WRITE_WINS"
   },
   Part: {
     "name": "Part",
@@ -724,7 +740,8 @@ export const models = {
         },
         "required": true,
         "list": false,
-        "readOnly": false
+        "readOnly": false,
+        "counter": true
       },
       {
         "name": "unitPrice",
@@ -771,6 +788,7 @@ export const models = {
         "provider": "apiKey"
       }
     ],
-    "conflictHandler": "OPTIMISTIC_CONCURRENCY"
+    "conflictHandler": "MERGE",
+    "fieldConflict": "LATEST_WRITE_WINS"
   },
 } as const satisfies Record<string, ModelMeta>;

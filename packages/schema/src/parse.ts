@@ -9,7 +9,7 @@ import {
   type ObjectTypeDefinitionNode,
   type TypeNode,
 } from 'graphql';
-import { SCALARS, type AuthRule, type ConflictHandler, type FieldMeta, type FieldType, type ModelMeta, type RelationMeta, type ScalarName } from './model';
+import { SCALARS, type AuthRule, type ConflictHandler, type FieldConflictPolicy, type FieldMeta, type FieldType, type ModelMeta, type RelationMeta, type ScalarName } from './model';
 import { pluralName, snakeCase } from './naming';
 
 /** A schema this project cannot serve, with the type and field it is about. */
@@ -19,7 +19,8 @@ export class SchemaError extends Error {
 
 const MODEL_DIRECTIVES = new Set(['model', 'auth', 'conflict', 'refersTo']);
 const FIELD_DIRECTIVES = new Set(['refersTo', 'belongsTo', 'hasMany', 'hasOne']);
-const CONFLICT_HANDLERS: readonly ConflictHandler[] = ['OPTIMISTIC_CONCURRENCY', 'AUTOMERGE', 'CUSTOM'];
+const CONFLICT_HANDLERS: readonly ConflictHandler[] = ['MERGE', 'OPTIMISTIC_CONCURRENCY', 'AUTOMERGE', 'CUSTOM'];
+const FIELD_CONFLICT_POLICIES: readonly FieldConflictPolicy[] = ['LATEST_WRITE_WINS', 'FIRST_WRITE_WINS'];
 
 /** Parses the @model dialect of schema.graphql into one ModelMeta per @model type. */
 export function parseModels(source: string): ModelMeta[] {
@@ -85,22 +86,24 @@ function parseModel(type: ObjectTypeDefinitionNode, enums: Map<string, string[]>
     fields,
     relations,
     auth,
-    conflictHandler: parseConflictHandler(name, directive(type.directives, 'conflict')),
+    ...parseConflict(name, directive(type.directives, 'conflict')),
   };
 }
 
 function parseField(model: string, field: FieldDefinitionNode, enums: Map<string, string[]>): FieldMeta {
   const where = `${model}.${field.name.value}`;
   for (const d of field.directives ?? []) {
-    if (d.name.value !== 'refersTo') throw new SchemaError(`${where}: directive @${d.name.value} is not supported on a scalar field`);
+    if (d.name.value !== 'refersTo' && d.name.value !== 'counter') throw new SchemaError(`${where}: directive @${d.name.value} is not supported on a scalar field`);
   }
   const { named, required, list } = unwrap(field.type);
+  const counter = Boolean(directive(field.directives, 'counter'));
+  if (counter && (list || !['Int', 'Float'].includes(named))) throw new SchemaError(`${where}: @counter needs an Int or Float field (not a list)`);
   let type: FieldType;
   if ((SCALARS as readonly string[]).includes(named)) type = { kind: 'scalar', name: named as ScalarName };
   else if (enums.has(named)) type = { kind: 'enum', name: named, values: enums.get(named)! };
   else throw new SchemaError(`${where}: type ${named} is not a scalar, an enum or a @model`);
   const readOnly = field.name.value === 'createdAt' || field.name.value === 'updatedAt';
-  return { name: field.name.value, column: refersTo(field.directives) ?? snakeCase(field.name.value), type, required, list, readOnly };
+  return { name: field.name.value, column: refersTo(field.directives) ?? snakeCase(field.name.value), type, required, list, readOnly, ...(counter ? { counter } : {}) };
 }
 
 function parseRelation(model: string, field: FieldDefinitionNode, modelNames: Set<string>): RelationMeta | undefined {
@@ -173,14 +176,20 @@ function timestampFields(model: string, modelDirective: ConstDirectiveNode | und
   });
 }
 
-function parseConflictHandler(model: string, conflict: ConstDirectiveNode | undefined): ConflictHandler {
-  if (!conflict) return 'OPTIMISTIC_CONCURRENCY';
-  const handler = argument(conflict, 'handler');
-  const value = handler?.kind === Kind.ENUM ? handler.value : undefined;
-  if (!value || !(CONFLICT_HANDLERS as readonly string[]).includes(value)) {
-    throw new SchemaError(`${model}: @conflict(handler:) must be one of ${CONFLICT_HANDLERS.join(', ')}`);
+function parseConflict(model: string, conflict: ConstDirectiveNode | undefined): Pick<ModelMeta, 'conflictHandler' | 'fieldConflict'> {
+  const handler = enumArgument(model, conflict, 'handler', CONFLICT_HANDLERS) ?? 'MERGE';
+  const fieldConflict = enumArgument(model, conflict, 'fieldConflict', FIELD_CONFLICT_POLICIES);
+  if (fieldConflict && handler !== 'MERGE') throw new SchemaError(`${model}: @conflict(fieldConflict:) applies to handler MERGE only`);
+  return { conflictHandler: handler, fieldConflict: fieldConflict ?? 'LATEST_WRITE_WINS' };
+}
+
+function enumArgument<T extends string>(model: string, node: ConstDirectiveNode | undefined, name: string, allowed: readonly T[]): T | undefined {
+  const value = node && argument(node, name);
+  if (value === undefined) return undefined;
+  if (value.kind !== Kind.ENUM || !(allowed as readonly string[]).includes(value.value)) {
+    throw new SchemaError(`${model}: @conflict(${name}:) must be one of ${allowed.join(', ')}`);
   }
-  return value as ConflictHandler;
+  return value.value as T;
 }
 
 function unwrap(type: TypeNode): { named: string; required: boolean; list: boolean } {

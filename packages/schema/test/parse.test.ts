@@ -7,7 +7,7 @@ test('names map to snake_case tables and columns unless @refersTo names them', (
   const [model] = parseModels(`
     type WorkOrder @model ${auth} { id: ID! siteID: ID! serialNumber: String quantityOnHand: Int! }
     type Part @model @refersTo(name: "erp_parts") ${auth} { id: ID! @refersTo(name: "_datastore_uuid") sku: String! }`);
-  expect(model).toMatchObject({ name: 'WorkOrder', pluralName: 'WorkOrders', table: 'work_orders', conflictHandler: 'OPTIMISTIC_CONCURRENCY' });
+  expect(model).toMatchObject({ name: 'WorkOrder', pluralName: 'WorkOrders', table: 'work_orders', conflictHandler: 'MERGE', fieldConflict: 'LATEST_WRITE_WINS' });
   expect(model!.fields.map((f) => [f.name, f.column])).toEqual([
     ['id', 'id'], ['siteID', 'site_id'], ['serialNumber', 'serial_number'], ['quantityOnHand', 'quantity_on_hand'],
     ['createdAt', 'created_at'], ['updatedAt', 'updated_at'],
@@ -38,6 +38,14 @@ test('relations, enums, owner rules and timestamps', () => {
   expect(job.conflictHandler).toBe('AUTOMERGE');
 });
 
+test('merge policy and counters', () => {
+  const [stock] = parseModels(`
+    type Stock @model @conflict(handler: MERGE, fieldConflict: FIRST_WRITE_WINS) ${auth} { id: ID! count: Int! @counter weight: Float @counter name: String }`);
+  expect(stock).toMatchObject({ conflictHandler: 'MERGE', fieldConflict: 'FIRST_WRITE_WINS' });
+  expect(stock!.fields.filter((f) => f.counter).map((f) => f.name)).toEqual(['count', 'weight']);
+  expect(stock!.fields.find((f) => f.name === 'name')).not.toHaveProperty('counter');
+});
+
 test.each([
   ['no @auth', 'type A @model { id: ID! }', /needs @auth/],
   ['no id', `type A @model ${auth} { name: String }`, /needs an "id: ID!" field/],
@@ -47,6 +55,9 @@ test.each([
   ['belongsTo to an undeclared field', `type A @model ${auth} { id: ID! b: B @belongsTo(references: ["bID"]) } type B @model ${auth} { id: ID! }`, /references field bID/],
   ['a directive twice', `type A @model @model(timestamps: null) ${auth} { id: ID! }`, /appears twice/],
   ['bad conflict handler', `type A @model @conflict(handler: LAMBDA) ${auth} { id: ID! }`, /must be one of/],
+  ['a merge policy without MERGE', `type A @model @conflict(handler: AUTOMERGE, fieldConflict: FIRST_WRITE_WINS) ${auth} { id: ID! }`, /applies to handler MERGE only/],
+  ['a counter on a string', `type A @model ${auth} { id: ID! name: String @counter }`, /@counter needs an Int or Float/],
+  ['a counter on a list', `type A @model ${auth} { id: ID! counts: [Int] @counter }`, /@counter needs an Int or Float/],
   ['SQL in @refersTo', `type A @model @refersTo(name: "a; drop table b") ${auth} { id: ID! }`, /SQL identifier/],
   ['unsupported rule', 'type A @model @auth(rules: [{ allow: custom }]) { id: ID! }', /not supported/],
 ])('refuses %s', (_name, source, message) => {

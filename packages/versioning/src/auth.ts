@@ -6,7 +6,7 @@ import { DataStoreError, ErrorCode } from './errors';
 
 export type Caller =
   | { kind: 'apiKey' }
-  | { kind: 'iam' }
+  | { kind: 'iam'; arn: string | undefined }
   | { kind: 'userPools'; claims: Record<string, unknown>; username: string | undefined; groups: readonly string[] };
 
 /** What the caller may reach: every row, or only the rows whose owner field holds their identity. */
@@ -21,8 +21,30 @@ export function callerOf(identity: Record<string, unknown> | null | undefined): 
     const username = [identity.username, c['cognito:username'], c.username].find((v): v is string => typeof v === 'string' && v.length > 0);
     return { kind: 'userPools', claims: c, username, groups: groups.filter((g): g is string => typeof g === 'string') };
   }
-  if (typeof identity.accountId === 'string' || typeof identity.userArn === 'string') return { kind: 'iam' };
+  if (typeof identity.accountId === 'string' || typeof identity.userArn === 'string') {
+    return { kind: 'iam', arn: typeof identity.userArn === 'string' ? identity.userArn : undefined };
+  }
   throw unauthorized();
+}
+
+/**
+ * Who wrote a change, as the merge history and the conflict log record it: the user (and, when Cognito
+ * says so, their sign-in session: origin_jti stays the same across token refreshes of one sign-in, so
+ * two phones of one user are two writers), the IAM principal, or the API key (every device behind one
+ * key is one writer: the protocol carries no device id).
+ */
+export function writerOf(caller: Caller): string {
+  switch (caller.kind) {
+    case 'apiKey':
+      return 'apiKey';
+    case 'iam':
+      return `iam:${caller.arn ?? 'unknown'}`;
+    case 'userPools': {
+      const session = caller.claims.origin_jti;
+      const user = caller.username ?? String(caller.claims.sub ?? 'unknown');
+      return typeof session === 'string' && session.length > 0 ? `user:${user}/${session}` : `user:${user}`;
+    }
+  }
 }
 
 export function unauthorized(): DataStoreError {

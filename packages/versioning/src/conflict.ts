@@ -8,6 +8,11 @@ export interface ConflictContext {
   operation: 'UPDATE' | 'DELETE';
   /** The item as the server has it now. */
   server: Item;
+  /**
+   * The item as it was at the version the client based its write on (incomingVersion), rebuilt from the
+   * merge history; null when that version is older than the model's merge horizon.
+   */
+  base: Item | null;
   /** The fields the client sent (without id and _version). */
   incoming: Record<string, unknown>;
   /** The _version the client based its write on. */

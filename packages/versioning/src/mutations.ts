@@ -1,15 +1,18 @@
 // get<Model>(id) and create/update/delete<Model>(input, condition). An update or delete at the current
 // version is one statement (writeIfCurrent); anything else runs in a transaction that locks the row and
-// finds out why (conflict, tombstone, missing, someone else's, a condition). The triggers stamp the new
-// version and journal it (generated per table: migrations/000005_table_triggers.sql).
+// finds out why (a stale base, a replay, a tombstone, missing, someone else's, a condition) and settles
+// it by the model's conflict strategy. The triggers stamp the new version and journal it, with who wrote
+// it and from which base (migrations/000006_merge.sql, history.ts).
 import { randomUUID } from 'node:crypto';
 import { transaction, type Tx } from '@datastore-pg/db';
 import type { FieldMeta } from '@datastore-pg/schema/models';
 import { mayAccess, ownerIdentity, unauthorized, type Access, type Caller } from './auth';
-import { automerge, type ConflictResolution, type ResolveConflict } from './conflict';
+import { automerge, type ConflictContext, type ConflictResolution, type ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode, invalid } from './errors';
 import { compileFilter, isObject } from './filter';
+import { logConflicts, readBase, readHistory, writeInfo, type WriteInfo } from './history';
 import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
+import { isReplay, merge, needsBase, type HistoryEntry, type LoggedValue } from './merge';
 import { columnOf, type ModelRuntime } from './runtime';
 import { bind, joinFragments, type Fragment } from './sql-values';
 import { inputValue, scalarValue } from './values';
@@ -17,6 +20,8 @@ import { inputValue, scalarValue } from './values';
 export interface WriteContext {
   runtime: ModelRuntime;
   caller: Caller;
+  /** The caller as the merge history records it (writerOf). */
+  writer: string;
   access: Access;
   resolveConflict?: ResolveConflict;
 }
@@ -39,9 +44,11 @@ export async function create(ctx: WriteContext, args: Record<string, unknown>): 
   if (args.condition !== null && args.condition !== undefined) throw invalid('condition is not supported on create');
   const input = inputArg(args.input);
   if (input._version !== undefined && input._version !== null) throw invalid('_version is set by the server on create');
-  const values = fieldValues(runtime, input, { except: ['id', '_version'] });
+  const { id: _id, _version: _v, ...sent } = input;
+  const values = fieldValues(runtime, sent);
   const id = input.id === undefined || input.id === null ? randomUUID() : idArg(runtime, input.id);
   values.set(runtime.idField, id);
+  const info: WriteInfo = { id, writer: ctx.writer, base: 0, sent };
   stampOwner(ctx, values); // before the required check: an owner field the server fills is not missing
   for (const field of model.fields) {
     if (field.required && !field.readOnly && !values.has(field)) throw invalid(`${field.name} is required`);
@@ -50,15 +57,18 @@ export async function create(ctx: WriteContext, args: Record<string, unknown>): 
   const fields = [...values.keys()];
   const [row] = await sql<Row[]>`
     insert into ${sql(model.table)} as t (${joinFragments(sql, fields.map((f) => sql`${sql(f.column)}`), sql`,`)})
-    values (${joinFragments(sql, fields.map((f) => bind(sql, columnOf(runtime, f), values.get(f))), sql`,`)})
+    select ${joinFragments(sql, fields.map((f) => bind(sql, columnOf(runtime, f), values.get(f))), sql`,`)} from ${writeInfo(runtime, info)}
     on conflict (${sql(runtime.idField.column)}) do nothing
     returning ${itemColumns(runtime)}`;
   if (row) return toItem(runtime, row);
 
-  // The id exists (a retried create whose first answer was lost, or a collision): answer with the
-  // server's item so the client converges on it instead of forking a second copy.
+  // The id exists. This very create sent again (its answer was lost) answers the item as it is now;
+  // anything else (a collision) answers ConflictUnhandled with the server's item, so the client
+  // converges on it instead of forking a second copy.
   const existing = await get(runtime, access, { id });
   if (!existing) throw unauthorized();
+  const history = await readHistory(sql, runtime, id, 0, existing._version);
+  if (history && isReplay(history, ctx.writer, 0, sent)) return existing;
   throw conflict(existing);
 }
 
@@ -67,28 +77,54 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
   const input = inputArg(args.input);
   const id = idArg(runtime, input.id);
   const version = versionArg(input._version);
-  const values = fieldValues(runtime, input, { except: ['id', '_version'] });
+  // The client's fields as it sent them: the merge works from them, and merged or resolved data is
+  // checked once more on its way to the database (a value must not go through that check twice).
+  const { id: _id, _version: _v, ...incoming } = input;
+  const values = fieldValues(runtime, incoming);
   checkOwnerChange(ctx, values);
+  const info: WriteInfo = { id, writer: ctx.writer, base: version, sent: incoming };
   if (args.condition === null || args.condition === undefined) {
-    const item = await writeIfCurrent(ctx, id, version, assignments(runtime, values));
+    const item = await writeIfCurrent(ctx, id, version, assignments(runtime, values), info);
     if (item) return item;
   }
   return transaction(runtime.sql, async (tx) => {
     const server = await lockForWrite(ctx, tx, id, args.condition);
-    if (server._deleted) throw conflict(server);
-    if (server._version === version) return write(runtime, tx, id, values);
-    // The client's fields as it sent them (already checked above): merged or resolved data is checked
-    // once more on its way to the database, and a value must not go through that check twice.
-    const { id: _id, _version: _incomingVersion, ...incoming } = input;
-    switch (runtime.model.conflictHandler) {
+    if (server._version === version && !server._deleted) return write(runtime, tx, id, values, info);
+    const history = await historySince(ctx, tx, server, version);
+    if (history && isReplay(history, ctx.writer, version, incoming)) return server;
+    const strategy = runtime.model.conflictHandler;
+    if (server._deleted) {
+      if (strategy !== 'MERGE') throw conflict(server);
+      // The item was deleted: the deletion stands (the device takes the tombstone, with no retries) and
+      // what the device sent is logged, restorable.
+      await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: null },
+        refused(runtime, incoming, server, 'deleted'));
+      return server;
+    }
+    switch (strategy) {
       case 'OPTIMISTIC_CONCURRENCY':
         throw conflict(server);
       case 'AUTOMERGE': {
-        const merged = fieldValues(runtime, automerge(runtime.fields, server, incoming), { except: [] });
-        return merged.size === 0 ? server : write(runtime, tx, id, merged);
+        const merged = automerge(runtime.fields, server, incoming);
+        const item = Object.keys(merged).length === 0 ? server : await write(runtime, tx, id, fieldValues(runtime, merged), info);
+        const refusedFields = Object.fromEntries(Object.entries(incoming).filter(([name]) => !(name in merged)));
+        await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item === server ? null : item._version },
+          refused(runtime, refusedFields, server, 'automerge'));
+        return item;
       }
-      case 'CUSTOM':
-        return applyResolution(ctx, tx, id, server, await customResolution(ctx, 'UPDATE', server, incoming, version));
+      case 'CUSTOM': {
+        const base = history ? await readBase(tx, runtime, String(server.id), version) : null;
+        return applyResolution(ctx, tx, id, server, await customResolution(ctx, { operation: 'UPDATE', server, base, incoming, incomingVersion: version }), info);
+      }
+      case 'MERGE': {
+        const base = history && needsBase(runtime.fields, incoming) ? await readBase(tx, runtime, String(server.id), version) : null;
+        const merged = merge({
+          fields: runtime.fields, policy: runtime.model.fieldConflict, server, base, history, incoming, writer: ctx.writer, baseVersion: version,
+        });
+        const item = await write(runtime, tx, id, fieldValues(runtime, merged.write), info);
+        await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item._version }, merged.log);
+        return item;
+      }
     }
   });
 }
@@ -101,17 +137,49 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
   }
   const id = idArg(runtime, input.id);
   const version = versionArg(input._version);
+  const info: WriteInfo = { id, writer: ctx.writer, base: version, sent: {} };
   if (args.condition === null || args.condition === undefined) {
-    const item = await writeIfCurrent(ctx, id, version, runtime.sql`_deleted = true`);
+    const item = await writeIfCurrent(ctx, id, version, runtime.sql`_deleted = true`, info);
     if (item) return item;
   }
   return transaction(runtime.sql, async (tx) => {
     const server = await lockForWrite(ctx, tx, id, args.condition);
-    if (server._deleted) throw conflict(server);
-    if (server._version === version) return tombstone(runtime, tx, id);
-    if (runtime.model.conflictHandler !== 'CUSTOM') throw conflict(server);
-    return applyResolution(ctx, tx, id, server, await customResolution(ctx, 'DELETE', server, {}, version));
+    if (server._version === version && !server._deleted) return tombstone(runtime, tx, id, info);
+    const history = await historySince(ctx, tx, server, version);
+    if (history && isReplay(history, ctx.writer, version, {})) return server;
+    const strategy = runtime.model.conflictHandler;
+    if (server._deleted) {
+      if (strategy === 'MERGE') return server; // deleted already: what the device wants
+      throw conflict(server);
+    }
+    switch (strategy) {
+      case 'MERGE':
+        // A stale delete deletes: the fields others changed since stay in the tombstone until purge.
+        return tombstone(runtime, tx, id, info);
+      case 'CUSTOM': {
+        const base = history ? await readBase(tx, runtime, String(server.id), version) : null;
+        return applyResolution(ctx, tx, id, server, await customResolution(ctx, { operation: 'DELETE', server, base, incoming: {}, incomingVersion: version }), info);
+      }
+      default:
+        throw conflict(server);
+    }
   });
+}
+
+/**
+ * The versions the server made since the write's base (null when the history no longer reaches it). A
+ * base newer than the server's version was never handed out: refused as a conflict.
+ */
+async function historySince(ctx: WriteContext, tx: Tx, server: Item, version: number): Promise<HistoryEntry[] | null> {
+  if (version > server._version) throw conflict(server);
+  return readHistory(tx, ctx.runtime, String(server.id), version, server._version);
+}
+
+/** What a write sent and did not get, for the conflict log: each field the server kept its own value of. */
+function refused(runtime: ModelRuntime, fields: Record<string, unknown>, server: Item, reason: LoggedValue['reason']): LoggedValue[] {
+  return Object.entries(fields).map(([name, value]) => ({
+    field: runtime.fields.get(name)!, reason, kept: 'server', lost: value, keptValue: server[name], serverWriter: null,
+  }));
 }
 
 /** Locks the row for the rest of the transaction and checks access and condition. */
@@ -131,25 +199,26 @@ async function lockForWrite(ctx: WriteContext, tx: Tx, id: unknown, condition: u
   return server;
 }
 
-async function customResolution(ctx: WriteContext, operation: 'UPDATE' | 'DELETE', server: Item, incoming: Record<string, unknown>, incomingVersion: number): Promise<ConflictResolution> {
+async function customResolution(ctx: WriteContext, conflictContext: Omit<ConflictContext, 'caller'>): Promise<ConflictResolution> {
   if (!ctx.resolveConflict) throw new DataStoreError(ErrorCode.InternalError, 'internal error', { cause: new Error(`${ctx.runtime.model.name} has no resolveConflict hook`) });
-  const resolution = await ctx.resolveConflict({ operation, server, incoming, incomingVersion, caller: ctx.caller });
+  const resolution = await ctx.resolveConflict({ ...conflictContext, caller: ctx.caller });
   if (!isObject(resolution) || !['RESOLVE', 'REJECT', 'REMOVE'].includes(String(resolution.action))) {
     throw new DataStoreError(ErrorCode.InternalError, 'internal error', { cause: new Error(`resolveConflict of ${ctx.runtime.model.name} returned no valid action`) });
   }
   return resolution;
 }
 
-async function applyResolution(ctx: WriteContext, tx: Tx, id: unknown, server: Item, resolution: ConflictResolution): Promise<Item> {
+async function applyResolution(ctx: WriteContext, tx: Tx, id: unknown, server: Item, resolution: ConflictResolution, info: WriteInfo): Promise<Item> {
   switch (resolution.action) {
     case 'REJECT':
       throw conflict(server);
     case 'REMOVE':
-      return tombstone(ctx.runtime, tx, id);
+      return tombstone(ctx.runtime, tx, id, info);
     case 'RESOLVE': {
-      const values = fieldValues(ctx.runtime, resolution.data, { except: ['id', '_version'] });
+      const { id: _id, _version: _v, ...data } = resolution.data;
+      const values = fieldValues(ctx.runtime, data);
       checkOwnerChange(ctx, values);
-      return write(ctx.runtime, tx, id, values);
+      return write(ctx.runtime, tx, id, values, info);
     }
   }
 }
@@ -159,11 +228,11 @@ async function applyResolution(ctx: WriteContext, tx: Tx, id: unknown, server: I
  * the client based its change on, not a tombstone. Anything else (a conflict, a tombstone, no such row,
  * someone else's row) touches no row and goes to the locking path, which finds out which it is.
  */
-async function writeIfCurrent(ctx: WriteContext, id: string, version: number, set: Fragment): Promise<Item | undefined> {
+async function writeIfCurrent(ctx: WriteContext, id: string, version: number, set: Fragment, info: WriteInfo): Promise<Item | undefined> {
   const { runtime, access } = ctx;
   const { sql, model } = runtime;
   const [row] = await sql<Row[]>`
-    update ${sql(model.table)} t set ${set}
+    update ${sql(model.table)} t set ${set} from ${writeInfo(runtime, info)}
      where t.${sql(runtime.idField.column)} = ${id} and t._version = ${version} and not t._deleted and ${ownedBy(runtime, access)}
     returning ${itemColumns(runtime)}`;
   return row && toItem(runtime, row);
@@ -178,24 +247,26 @@ function assignments(runtime: ModelRuntime, values: Values): Fragment {
     : joinFragments(sql, [...values].map(([field, value]) => sql`${sql(field.column)} = ${bind(sql, columnOf(runtime, field), value)}`), sql`,`);
 }
 
-async function write(runtime: ModelRuntime, tx: Tx, id: unknown, values: Values): Promise<Item> {
+async function write(runtime: ModelRuntime, tx: Tx, id: unknown, values: Values, info: WriteInfo): Promise<Item> {
+  return writeRow(runtime, tx, id, assignments(runtime, values), info);
+}
+
+async function tombstone(runtime: ModelRuntime, tx: Tx, id: unknown, info: WriteInfo): Promise<Item> {
+  return writeRow(runtime, tx, id, runtime.sql`_deleted = true`, info);
+}
+
+async function writeRow(runtime: ModelRuntime, tx: Tx, id: unknown, set: Fragment, info: WriteInfo): Promise<Item> {
   const { sql, model } = runtime;
-  const [row] = await tx<Row[]>`update ${sql(model.table)} t set ${assignments(runtime, values)} where t.${sql(runtime.idField.column)} = ${id as string} returning ${itemColumns(runtime)}`;
+  const [row] = await tx<Row[]>`
+    update ${sql(model.table)} t set ${set} from ${writeInfo(runtime, info)}
+     where t.${sql(runtime.idField.column)} = ${id as string} returning ${itemColumns(runtime)}`;
   return toItem(runtime, row!);
 }
 
-async function tombstone(runtime: ModelRuntime, tx: Tx, id: unknown): Promise<Item> {
-  const { sql, model } = runtime;
-  const idColumn = sql(runtime.idField.column);
-  const [row] = await tx<Row[]>`update ${sql(model.table)} t set _deleted = true where t.${idColumn} = ${id as string} returning ${itemColumns(runtime)}`;
-  return toItem(runtime, row!);
-}
-
-/** The client's fields, checked: known, writable, of the right type, required ones not null. */
-function fieldValues(runtime: ModelRuntime, input: Record<string, unknown>, options: { except: string[] }): Values {
+/** The client's fields (without id and _version), checked: known, writable, of the right type, required ones not null. */
+function fieldValues(runtime: ModelRuntime, input: Record<string, unknown>): Values {
   const values: Values = new Map();
   for (const [name, value] of Object.entries(input)) {
-    if (options.except.includes(name)) continue;
     const field = runtime.fields.get(name);
     if (!field || field === runtime.idField) {
       if (name === '_deleted' || name === '_lastChangedAt' || name === '_version') throw invalid(`${name} is set by the server`);
@@ -241,9 +312,12 @@ function inputArg(input: unknown): Record<string, unknown> {
   return input;
 }
 
+/** The id as the database spells it: a uuid in lower case, as the journal and merge history hold it. */
 function idArg(runtime: ModelRuntime, id: unknown): string {
   if (id === null || id === undefined) throw invalid('id is required');
-  return scalarValue(runtime.idField, columnOf(runtime, runtime.idField), id) as string;
+  const column = columnOf(runtime, runtime.idField);
+  const value = scalarValue(runtime.idField, column, id) as string;
+  return column.type === 'uuid' ? value.toLowerCase() : value;
 }
 
 function versionArg(version: unknown): number {

@@ -3,7 +3,7 @@
 // failures have been retried (retry.ts).
 import { discardSharedConnection, sharedConnection, type Sql } from '@datastore-pg/db';
 import type { ModelMeta } from '@datastore-pg/schema/models';
-import { accessOf, callerOf } from './auth';
+import { accessOf, callerOf, writerOf } from './auth';
 import type { ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode } from './errors';
 import type { AppSyncEvent } from './event';
@@ -52,7 +52,7 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
     const access = accessOf(model, caller);
     const rt = await loadRuntime();
     const args = event.arguments ?? {};
-    const ctx = { runtime: rt, caller, access, resolveConflict: hooks.resolveConflict };
+    const ctx = { runtime: rt, caller, writer: writerOf(caller), access, resolveConflict: hooks.resolveConflict };
     switch (event.info.fieldName) {
       case `sync${model.pluralName}`:
         return { data: await sync(rt, access, args) };

@@ -15,6 +15,8 @@ export interface ModelRuntime {
   columns: ReadonlyMap<string, ColumnInfo>;
   /** The table's journal (schema.name), from versioning.models. */
   deltaTable: string;
+  /** The table's merge history (schema.name): what each version changed, and who wrote it. */
+  mergeTable: string;
   tokenKey: string;
 }
 
@@ -39,14 +41,15 @@ export async function loadModelRuntime(connection: () => Sql, model: ModelMeta):
     if (!columnInfo.has(field.column)) throw new SchemaMismatchError(`${model.name}.${field.name}: table ${model.table} has no column ${field.column}`);
   }
 
-  const [settings] = await sql<{ id_column: string; delta_table: string; token_key: string }[]>`
-    select m.id_column, n.nspname || '.' || c.relname as delta_table,
+  const [settings] = await sql<{ id_column: string; delta_table: string; merge_table: string | null; token_key: string }[]>`
+    select m.id_column, n.nspname || '.' || c.relname as delta_table, case when versioning.merge_table(m.base_table) is not null then 'versioning_merge.' || c.relname end as merge_table,
            (select s.sync_token_key from versioning.settings s) as token_key
       from versioning.models m
       join pg_class c on c.oid = m.delta_table
       join pg_namespace n on n.oid = c.relnamespace
      where m.base_table = to_regclass(${model.table})`;
   if (!settings) throw new SchemaMismatchError(`${model.name}: table ${model.table} is not versioned (select versioning.enable('${model.table}'))`);
+  if (!settings.merge_table) throw new SchemaMismatchError(`${model.name}: table ${model.table} has no merge history (run the migrations)`);
   const idField = model.fields.find((f) => f.name === 'id')!;
   if (idField.column !== settings.id_column) {
     throw new SchemaMismatchError(`${model.name}.id maps to column ${idField.column}, but ${model.table} is versioned with id column ${settings.id_column}`);
@@ -60,6 +63,7 @@ export async function loadModelRuntime(connection: () => Sql, model: ModelMeta):
     fields: new Map(model.fields.map((f) => [f.name, f])),
     columns: columnInfo,
     deltaTable: settings.delta_table,
+    mergeTable: settings.merge_table,
     tokenKey: settings.token_key,
   };
 }

@@ -1,0 +1,174 @@
+// The MERGE strategy: a write based on an older version b is merged field by field with what changed on
+// the server since b, as the merge history tells it (history.ts). DataStore sends only the fields a
+// device changed, with the _version it read (design.md §6), so:
+//   - a field nobody else changed since b takes the device's value;
+//   - a @counter field takes the device's difference: server + (incoming - base);
+//   - a list field takes the device's additions and removals relative to the base, once each;
+//   - a field both sides changed (to different values) is a true conflict, settled by the model's policy,
+//     and the value that loses is logged;
+//   - beyond the merge horizon (the history no longer reaches b) every field takes the device's value,
+//     and each value it replaces is logged.
+// Pure functions over items: no SQL here.
+import type { FieldConflictPolicy, FieldMeta } from '@datastore-pg/schema/models';
+import type { Item } from './items';
+
+/** One version of the item after the write's base, from the merge history. */
+export interface HistoryEntry {
+  version: number;
+  /** Columns this version changed. */
+  changed: readonly string[];
+  /** The API caller who wrote it (writerOf); null for any other writer. */
+  writer: string | null;
+  /** The version that API write was based on. */
+  baseVersion: number | null;
+  /** The fields that API write sent. */
+  sent: Record<string, unknown> | null;
+}
+
+export interface LoggedValue {
+  field: FieldMeta;
+  reason: 'conflict' | 'beyond_horizon' | 'deleted' | 'automerge';
+  kept: 'incoming' | 'server';
+  lost: unknown;
+  keptValue: unknown;
+  /** Who wrote the server's value, when the history says. */
+  serverWriter: string | null;
+}
+
+export interface MergeInput {
+  fields: ReadonlyMap<string, FieldMeta>;
+  policy: FieldConflictPolicy;
+  server: Item;
+  /** The item as it was at the write's base; needed for counters and lists that others changed. */
+  base: Item | null;
+  /** The versions after the base, oldest first; null when the history no longer reaches the base. */
+  history: readonly HistoryEntry[] | null;
+  /** The fields the device sent (not id, not _version). */
+  incoming: Record<string, unknown>;
+  writer: string;
+  baseVersion: number;
+}
+
+export interface MergeResult {
+  /** The fields to write, by GraphQL name. */
+  write: Record<string, unknown>;
+  log: LoggedValue[];
+}
+
+/**
+ * Whether this write was already applied: its response was lost and the client sent it again, with the
+ * same base version, the same fields and the same caller (the client has no idempotency key, design.md §6).
+ */
+export function isReplay(history: readonly HistoryEntry[], writer: string, baseVersion: number, incoming: Record<string, unknown>): boolean {
+  const sent = canonical(incoming);
+  return history.some((e) => e.writer === writer && e.baseVersion === baseVersion && e.sent !== null && canonical(e.sent) === sent);
+}
+
+export function merge(input: MergeInput): MergeResult {
+  const { fields, server, incoming, history } = input;
+  const write: Record<string, unknown> = {};
+  const log: LoggedValue[] = [];
+  if (history === null) {
+    for (const [name, value] of Object.entries(incoming)) {
+      const field = fields.get(name)!;
+      write[name] = value;
+      if (!sameValue(field, value, server[name])) log.push({ field, reason: 'beyond_horizon', kept: 'incoming', lost: server[name], keptValue: value, serverWriter: null });
+    }
+    return { write, log };
+  }
+
+  // The same caller's earlier writes from this same base: the client chains mutations of one record on
+  // the version it read until an answer matches what it sent (outbox.ts, syncOutboxVersionsOnDequeue),
+  // so its later write builds on its earlier one, not on the base.
+  const own = history.filter((e) => e.writer === input.writer && e.baseVersion === input.baseVersion);
+  const ownSent: Record<string, unknown> = Object.assign({}, ...own.map((e) => e.sent ?? {}));
+  const others = history.filter((e) => !own.includes(e));
+
+  for (const [name, value] of Object.entries(incoming)) {
+    const field = fields.get(name)!;
+    const changedBy = others.filter((e) => e.changed.includes(field.column));
+    const baseValue = name in ownSent ? ownSent[name] : input.base?.[name];
+    const current = server[name];
+    if (field.counter && value !== null && (changedBy.length > 0 || name in ownSent)) {
+      write[name] = Number(current ?? 0) + (Number(value) - Number(baseValue ?? 0));
+    } else if (field.list && Array.isArray(value) && changedBy.length > 0) {
+      write[name] = mergeList(field, Array.isArray(baseValue) ? baseValue : [], value, Array.isArray(current) ? current : []);
+    } else if (changedBy.length === 0 || sameValue(field, value, current)) {
+      write[name] = value;
+    } else {
+      const serverWriter = changedBy.at(-1)!.writer;
+      if (input.policy === 'LATEST_WRITE_WINS') {
+        write[name] = value;
+        log.push({ field, reason: 'conflict', kept: 'incoming', lost: current, keptValue: value, serverWriter });
+      } else {
+        log.push({ field, reason: 'conflict', kept: 'server', lost: value, keptValue: current, serverWriter });
+      }
+    }
+  }
+  return { write, log };
+}
+
+/** Whether a merge needs the item as it was at the base: a counter or list among the fields sent. */
+export function needsBase(fields: ReadonlyMap<string, FieldMeta>, incoming: Record<string, unknown>): boolean {
+  return Object.keys(incoming).some((name) => fields.get(name)?.counter || fields.get(name)?.list);
+}
+
+/**
+ * The server's list with the device's removals (relative to the base) taken out and its additions put
+ * in, each once: an element the server already has is not added again (AppSync's Automerge concatenates,
+ * so a replayed or concurrent addition would appear twice).
+ */
+function mergeList(field: FieldMeta, base: readonly unknown[], incoming: readonly unknown[], server: readonly unknown[]): unknown[] {
+  const key = (v: unknown) => valueKey(field, v);
+  const remaining = incoming.map(key);
+  const removed: string[] = [];
+  for (const element of base) {
+    const at = remaining.indexOf(key(element));
+    if (at >= 0) remaining.splice(at, 1);
+    else removed.push(key(element));
+  }
+  const baseKeys = base.map(key);
+  const added = incoming.filter((element) => {
+    const at = baseKeys.indexOf(key(element));
+    if (at < 0) return true;
+    baseKeys.splice(at, 1);
+    return false;
+  });
+  const result = [...server];
+  for (const gone of removed) {
+    const at = result.findIndex((element) => key(element) === gone);
+    if (at >= 0) result.splice(at, 1);
+  }
+  for (const element of added) if (!result.some((e) => key(e) === key(element))) result.push(element);
+  return result;
+}
+
+/** Equal as values of the field: the same instant in two spellings, the same JSON in two key orders. */
+export function sameValue(field: FieldMeta, a: unknown, b: unknown): boolean {
+  if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);
+  if (field.list) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((element, i) => valueKey(field, element) === valueKey(field, b[i]));
+  }
+  return valueKey(field, a) === valueKey(field, b);
+}
+
+function valueKey(field: FieldMeta, value: unknown): string {
+  if (field.type.kind === 'scalar' && field.type.name === 'AWSDateTime' && typeof value === 'string') {
+    const time = Date.parse(value);
+    if (!Number.isNaN(time)) return new Date(time).toISOString();
+  }
+  if (field.type.kind === 'scalar' && field.type.name === 'AWSJSON' && typeof value === 'string') {
+    try {
+      return canonical(JSON.parse(value));
+    } catch {
+      return value;
+    }
+  }
+  return canonical(value);
+}
+
+/** JSON with object keys sorted, so that equal values give equal text. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v);
+}
