@@ -1,12 +1,12 @@
-// The conflict strategies beyond the default: Automerge (WorkLog) and WorkOrder's custom hook, and the
-// condition argument.
+// The conflict strategies a model opts into: Automerge (WorkLog) and WorkOrder's custom hook, and the
+// condition argument. The default, MERGE, has its own tests (merge.test.ts, contract.ts).
 import { models } from '@datastore-pg/schema/models';
 import { invoke, ok, user } from './appsync';
 import { useHandlerDatabase } from './database';
 import { createItem } from './fixtures';
 import { handlers } from './handlers';
 
-useHandlerDatabase();
+const db = useHandlerDatabase();
 const tech = user('tech-1');
 type Item = Record<string, unknown> & { id: string; _version: number };
 
@@ -23,6 +23,9 @@ describe('Automerge (WorkLog)', () => {
     const merged = await update({ id: log.id, _version: 1, minutes: 20, note: 'replaced the seal' });
 
     expect(merged).toEqual({ data: expect.objectContaining({ id: log.id, minutes: 45, note: 'replaced the seal', _version: 3 }) });
+    // The refused value is not lost silently: it is in the conflict log.
+    expect(await db.sql`select field, reason, kept, lost_value, kept_value from versioning.conflicts where item_id = ${log.id}`)
+      .toEqual([{ field: 'minutes', reason: 'automerge', kept: 'server', lost_value: 20, kept_value: 45 }]);
   });
 
   test('a stale update with nothing to merge answers the server item unchanged', async () => {

@@ -5,7 +5,7 @@
 import { connect, type Sql } from '@datastore-pg/db';
 import { models, type ModelMeta } from '@datastore-pg/schema/models';
 import { modelResolver, type ConflictContext } from '@datastore-pg/versioning';
-import { dispatcher, invoke, ok, user, type Identity } from './appsync';
+import { apiKey, dispatcher, invoke, ok, user, type Identity } from './appsync';
 import { useHandlerDatabase } from './database';
 import { createItem } from './fixtures';
 import { handlers } from './handlers';
@@ -47,7 +47,14 @@ describe('a @counter (Part.quantityOnHand)', () => {
     expect(await conflictsOf(part.id)).toEqual([]);
   });
 
-  test('a device\'s second write from the same base counts only what it added, and a replay counts nothing', async () => {
+  test('behind an API key (every device one writer) two devices counting from one base both count', async () => {
+    const part = await createItem(models.Part, dispatcher, { quantityOnHand: 10 }) as Item;
+    await update('Part', { id: part.id, _version: 1, quantityOnHand: 7 }, apiKey); // first device: three out (v2)
+
+    expect(await update('Part', { id: part.id, _version: 1, quantityOnHand: 8 }, apiKey)).toMatchObject({ quantityOnHand: 5 }); // second: two out
+  });
+
+  test('a signed-in device\'s second write from the same base counts only what it added, and a replay counts nothing', async () => {
     // The client keeps a record's queued writes on the version it read until an answer matches what it
     // sent (a merged count does not): its second write, again based on v1, builds on its first.
     const part = await createItem(models.Part, dispatcher, { quantityOnHand: 10 }) as Item;

@@ -46,6 +46,12 @@ export interface MergeInput {
   /** The fields the device sent (not id, not _version). */
   incoming: Record<string, unknown>;
   writer: string;
+  /**
+   * Whether one writer is one device (a signed-in user), so that its earlier writes from the same base
+   * are its own queued changes. Behind an API key every device is the same writer: two devices counting
+   * from one base must not be taken for one device's chain.
+   */
+  writerIsDevice: boolean;
   baseVersion: number;
 }
 
@@ -80,7 +86,7 @@ export function merge(input: MergeInput): MergeResult {
   // The same caller's earlier writes from this same base: the client chains mutations of one record on
   // the version it read until an answer matches what it sent (outbox.ts, syncOutboxVersionsOnDequeue),
   // so its later write builds on its earlier one, not on the base.
-  const own = history.filter((e) => e.writer === input.writer && e.baseVersion === input.baseVersion);
+  const own = input.writerIsDevice ? history.filter((e) => e.writer === input.writer && e.baseVersion === input.baseVersion) : [];
   const ownSent: Record<string, unknown> = Object.assign({}, ...own.map((e) => e.sent ?? {}));
   const others = history.filter((e) => !own.includes(e));
 
@@ -108,9 +114,15 @@ export function merge(input: MergeInput): MergeResult {
   return { write, log };
 }
 
-/** Whether a merge needs the item as it was at the base: a counter or list among the fields sent. */
-export function needsBase(fields: ReadonlyMap<string, FieldMeta>, incoming: Record<string, unknown>): boolean {
-  return Object.keys(incoming).some((name) => fields.get(name)?.counter || fields.get(name)?.list);
+/**
+ * Whether a merge needs the item as it was at the base: a counter or list among the fields sent that
+ * changed since (otherwise the server's value still is the base's).
+ */
+export function needsBase(fields: ReadonlyMap<string, FieldMeta>, incoming: Record<string, unknown>, history: readonly HistoryEntry[]): boolean {
+  return Object.keys(incoming).some((name) => {
+    const field = fields.get(name)!;
+    return (field.counter || field.list) && history.some((e) => e.changed.includes(field.column));
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import { DataStoreError, ErrorCode, invalid } from './errors';
 import { compileFilter, isObject } from './filter';
 import { logConflicts, readBase, readHistory, writeInfo, type WriteInfo } from './history';
 import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
-import { isReplay, merge, needsBase, type HistoryEntry, type LoggedValue } from './merge';
+import { isReplay, merge, needsBase, sameValue, type HistoryEntry, type LoggedValue } from './merge';
 import { columnOf, type ModelRuntime } from './runtime';
 import { bind, joinFragments, type Fragment } from './sql-values';
 import { inputValue, scalarValue } from './values';
@@ -107,7 +107,8 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
       case 'AUTOMERGE': {
         const merged = automerge(runtime.fields, server, incoming);
         const item = Object.keys(merged).length === 0 ? server : await write(runtime, tx, id, fieldValues(runtime, merged), info);
-        const refusedFields = Object.fromEntries(Object.entries(incoming).filter(([name]) => !(name in merged)));
+        const refusedFields = Object.fromEntries(Object.entries(incoming)
+          .filter(([name, value]) => !(name in merged) && !sameValue(runtime.fields.get(name)!, value, server[name])));
         await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item === server ? null : item._version },
           refused(runtime, refusedFields, server, 'automerge'));
         return item;
@@ -117,9 +118,10 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
         return applyResolution(ctx, tx, id, server, await customResolution(ctx, { operation: 'UPDATE', server, base, incoming, incomingVersion: version }), info);
       }
       case 'MERGE': {
-        const base = history && needsBase(runtime.fields, incoming) ? await readBase(tx, runtime, String(server.id), version) : null;
+        const base = history && needsBase(runtime.fields, incoming, history) ? await readBase(tx, runtime, String(server.id), version) : null;
         const merged = merge({
-          fields: runtime.fields, policy: runtime.model.fieldConflict, server, base, history, incoming, writer: ctx.writer, baseVersion: version,
+          fields: runtime.fields, policy: runtime.model.fieldConflict, server, base, history, incoming, baseVersion: version,
+          writer: ctx.writer, writerIsDevice: ctx.caller.kind === 'userPools',
         });
         const item = await write(runtime, tx, id, fieldValues(runtime, merged.write), info);
         await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item._version }, merged.log);
