@@ -34,13 +34,23 @@ export function writeInfo(runtime: ModelRuntime, info: WriteInfo): Fragment {
  * holds all of them (purged past the merge horizon, or older than the table's versioning).
  */
 export async function readHistory(tx: Sql, runtime: ModelRuntime, id: string, baseVersion: number, serverVersion: number): Promise<HistoryEntry[] | null> {
-  const rows = await tx<{ version: number; changed: string[]; writer: string | null; base_version: number | null; sent: Record<string, unknown> | null }[]>`
-    select h._version as version, array(select jsonb_object_keys(h.changed)) as changed, h.writer, h.base_version, h.sent
-      from ${tx(runtime.mergeTable)} h
-     where h.id = ${id} and h._version > ${baseVersion} and h._version <= ${serverVersion}
-     order by h._version`;
-  if (rows.length !== serverVersion - baseVersion) return null;
-  return rows.map((r) => ({ version: r.version, changed: r.changed, writer: r.writer, baseVersion: r.base_version, sent: r.sent }));
+  const [row] = await tx<{ history: unknown }[]>`select ${historySince(runtime, tx`${id}::text`, baseVersion)} as history`;
+  return completeHistory(row!.history, baseVersion, serverVersion);
+}
+
+/** A scalar subquery: the history of the item whose id (as text) is itemId after baseVersion, as JSON. */
+export function historySince(runtime: ModelRuntime, itemId: Fragment, baseVersion: number): Fragment {
+  const { sql } = runtime;
+  return sql`(select coalesce(json_agg(json_build_object(
+                'version', h._version, 'changed', array(select jsonb_object_keys(h.changed)),
+                'writer', h.writer, 'baseVersion', h.base_version, 'sent', h.sent) order by h._version), '[]')
+                from ${sql(runtime.mergeTable)} h where h.id = ${itemId} and h._version > ${baseVersion})`;
+}
+
+/** The history read by historySince, or null when it misses a version between the base and the server's. */
+export function completeHistory(history: unknown, baseVersion: number, serverVersion: number): HistoryEntry[] | null {
+  const entries = (history as HistoryEntry[]).filter((e) => e.version <= serverVersion);
+  return entries.length === serverVersion - baseVersion ? entries : null;
 }
 
 /**

@@ -10,7 +10,7 @@ import { mayAccess, ownerIdentity, unauthorized, type Access, type Caller } from
 import { automerge, type ConflictContext, type ConflictResolution, type ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode, invalid } from './errors';
 import { compileFilter, isObject } from './filter';
-import { logConflicts, readBase, readHistory, writeInfo, type WriteInfo } from './history';
+import { completeHistory, historySince, logConflicts, readBase, readHistory, writeInfo, type WriteInfo } from './history';
 import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
 import { isReplay, merge, needsBase, sameValue, type HistoryEntry, type LoggedValue } from './merge';
 import { columnOf, type ModelRuntime } from './runtime';
@@ -88,9 +88,8 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
     if (item) return item;
   }
   return transaction(runtime.sql, async (tx) => {
-    const server = await lockForWrite(ctx, tx, id, args.condition);
+    const { server, history } = await lockForWrite(ctx, tx, id, args.condition, version);
     if (server._version === version && !server._deleted) return write(runtime, tx, id, values, info);
-    const history = await historySince(ctx, tx, server, version);
     if (history && isReplay(history, ctx.writer, version, incoming)) return server;
     const strategy = runtime.model.conflictHandler;
     if (server._deleted) {
@@ -145,9 +144,8 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
     if (item) return item;
   }
   return transaction(runtime.sql, async (tx) => {
-    const server = await lockForWrite(ctx, tx, id, args.condition);
+    const { server, history } = await lockForWrite(ctx, tx, id, args.condition, version);
     if (server._version === version && !server._deleted) return tombstone(runtime, tx, id, info);
-    const history = await historySince(ctx, tx, server, version);
     if (history && isReplay(history, ctx.writer, version, {})) return server;
     const strategy = runtime.model.conflictHandler;
     if (server._deleted) {
@@ -168,15 +166,6 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
   });
 }
 
-/**
- * The versions the server made since the write's base (null when the history no longer reaches it). A
- * base newer than the server's version was never handed out: refused as a conflict.
- */
-async function historySince(ctx: WriteContext, tx: Tx, server: Item, version: number): Promise<HistoryEntry[] | null> {
-  if (version > server._version) throw conflict(server);
-  return readHistory(tx, ctx.runtime, String(server.id), version, server._version);
-}
-
 /** What a write sent and did not get, for the conflict log: each field the server kept its own value of. */
 function refused(runtime: ModelRuntime, fields: Record<string, unknown>, server: Item, reason: LoggedValue['reason']): LoggedValue[] {
   return Object.entries(fields).map(([name, value]) => ({
@@ -184,21 +173,27 @@ function refused(runtime: ModelRuntime, fields: Record<string, unknown>, server:
   }));
 }
 
-/** Locks the row for the rest of the transaction and checks access and condition. */
-async function lockForWrite(ctx: WriteContext, tx: Tx, id: unknown, condition: unknown): Promise<Item> {
+/**
+ * Locks the row for the rest of the transaction and checks access and condition. Reads, in the same
+ * statement, the merge history since the write's base: every path but the plain one needs it.
+ */
+async function lockForWrite(ctx: WriteContext, tx: Tx, id: unknown, condition: unknown, baseVersion: number): Promise<{ server: Item; history: HistoryEntry[] | null }> {
   const { runtime, access } = ctx;
   const { sql, model } = runtime;
   const idColumn = sql(runtime.idField.column);
   const predicate = condition === null || condition === undefined ? sql`true` : compileFilter(runtime, condition);
-  const [row] = await tx<(Row & { _condition_holds: boolean })[]>`
-    select ${itemColumns(runtime)}, (${predicate}) is true as _condition_holds
+  const [row] = await tx<(Row & { _condition_holds: boolean; _history: unknown })[]>`
+    select ${itemColumns(runtime)}, (${predicate}) is true as _condition_holds,
+           ${historySince(runtime, sql`t.${idColumn}::text`, baseVersion)} as _history
       from ${sql(model.table)} t where t.${idColumn} = ${id as string} for update`;
   if (!row) throw new DataStoreError(ErrorCode.NotFound, `no ${model.name} has this id`);
-  const { _condition_holds: conditionHolds, ...columns } = row;
+  const { _condition_holds: conditionHolds, _history: history, ...columns } = row;
   const server = toItem(runtime, columns);
   if (!mayAccess(access, server)) throw unauthorized();
   if (!conditionHolds) throw new DataStoreError(ErrorCode.ConditionalCheckFailed, 'the condition did not hold', { data: server });
-  return server;
+  // A base newer than the server's version was never handed out.
+  if (baseVersion > server._version) throw conflict(server);
+  return { server, history: completeHistory(history, baseVersion, server._version) };
 }
 
 async function customResolution(ctx: WriteContext, conflictContext: Omit<ConflictContext, 'caller'>): Promise<ConflictResolution> {
