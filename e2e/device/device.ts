@@ -22,17 +22,34 @@ export interface DeviceConfig {
 const config = JSON.parse(process.env.DEVICE_CONFIG ?? '{}') as DeviceConfig;
 const emit = (message: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
-// The network, with a switch: offline, requests fail as they would without signal.
+// The network, with switches. Offline: requests fail as they would without signal (logged as
+// 'unreachable'). Lost responses: the request reaches the server, which applies it, and the answer never
+// comes back, as when the connection drops after the server has written (the client retries network
+// errors, design.md §6). Every request that reached the server is logged as a 'request' event; for a
+// mutation or get, with what was sent (input) and what the server answered (data, errorType, errorData).
 let online = true;
+const responsesToLose = new Map<string, number>();
 const realFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {
-  if (!online) throw new TypeError('fetch failed: network unreachable (device offline)');
   const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { query?: string; variables?: Record<string, unknown> }) : undefined;
-  const response = await realFetch(input, init);
   const operation = body?.query?.match(/\b(sync\w+|get\w+|create\w+|update\w+|delete\w+)\(/)?.[1];
+  const single = operation !== undefined && !operation.startsWith('sync');
+  const sent = single ? { input: body?.variables?.input ?? { id: body?.variables?.id } } : {};
+  if (!online) {
+    if (operation) emit({ event: 'unreachable', operation, ...sent });
+    throw new TypeError('fetch failed: network unreachable (device offline)');
+  }
+  const response = await realFetch(input, init);
   if (operation) {
-    const clone = (await response.clone().json()) as { data?: Record<string, { items?: unknown[] } | null>; errors?: { errorType?: string }[] };
-    emit({ event: 'request', operation, lastSync: body?.variables?.lastSync, items: clone.data?.[operation]?.items?.length, errorType: clone.errors?.[0]?.errorType });
+    const clone = (await response.clone().json()) as { data?: Record<string, { items?: unknown[] } | null>; errors?: { errorType?: string; data?: unknown }[] };
+    const toLose = responsesToLose.get(operation) ?? 0;
+    if (toLose > 0) responsesToLose.set(operation, toLose - 1);
+    emit({
+      event: 'request', operation, lastSync: body?.variables?.lastSync, items: clone.data?.[operation]?.items?.length, errorType: clone.errors?.[0]?.errorType,
+      ...(single ? { ...sent, data: clone.data?.[operation] ?? null, errorData: clone.errors?.[0]?.data } : {}),
+      ...(toLose > 0 ? { lost: true } : {}),
+    });
+    if (toLose > 0) throw new TypeError('fetch failed: connection reset (the response was lost)');
   }
   return response;
 };
@@ -93,6 +110,11 @@ async function main(): Promise<void> {
     network: async ({ online: on }) => {
       online = on;
       return online;
+    },
+    /** The next count responses to this operation (e.g. updatePart) are lost after the server applied the request. */
+    loseResponses: async ({ operation, count }) => {
+      responsesToLose.set(operation, count ?? 1);
+      return null;
     },
   };
 

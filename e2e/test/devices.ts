@@ -109,6 +109,10 @@ export class Device {
     }
   }
 
+  /**
+   * The requests of this operation that reached the server, in order. For a mutation or get, device.ts
+   * logs what was sent (input), the answer (data, errorType, errorData) and whether it was lost.
+   */
   requests(operation: string): Record<string, any>[] {
     return this.events.filter((e) => e.event === 'request' && e.operation === operation);
   }
