@@ -30,7 +30,8 @@ alter table versioning.settings
   add column conflict_log_ttl interval not null default '90 days' check (conflict_log_ttl > interval '0');
 comment on column versioning.settings.conflict_log_ttl is 'how long versioning.conflicts keeps an entry';
 
--- Every value a merge overwrote or refused. Values are stored as their column takes them (jsonb), so that
+-- Every value a merge overwrote or refused, and every value a write refused as a whole carried (under
+-- OPTIMISTIC_CONCURRENCY, a CUSTOM hook's REJECT, an edit of a deleted item). Values are stored as their column takes them (jsonb), so that
 -- versioning.restore_conflict can write one back.
 create table versioning.conflicts (
   id             bigint generated always as identity primary key,
@@ -39,7 +40,7 @@ create table versioning.conflicts (
   item_id        text not null,
   field          text not null,   -- the GraphQL field
   column_name    name not null,
-  reason         text not null check (reason in ('conflict', 'beyond_horizon', 'deleted', 'automerge')),
+  reason         text not null check (reason in ('conflict', 'beyond_horizon', 'deleted', 'automerge', 'rejected')),
   kept           text not null check (kept in ('incoming', 'server')),
   lost_value     jsonb,           -- the value the item no longer has: restore it with restore_conflict(id)
   kept_value     jsonb,
@@ -51,8 +52,15 @@ create table versioning.conflicts (
 );
 create index conflicts_item_idx on versioning.conflicts (base_table, item_id, id);
 create index conflicts_logged_at_idx on versioning.conflicts (logged_at);
+-- A refused write that wrote nothing is logged once per writer and server version: DataStore's conflict
+-- handler sends it again up to ten times.
+create unique index conflicts_refused_once_idx on versioning.conflicts (base_table, item_id, field, writer, server_version)
+  where new_version is null;
 comment on table versioning.conflicts is 'datastore-pg: every value a merge overwrote or refused (restore with versioning.restore_conflict)';
+-- The runtime appends; to log a refused write once (the index above) it must see the columns that
+-- identify one, never the values logged.
 grant insert on versioning.conflicts to datastore_runtime;
+grant select (base_table, item_id, field, writer, server_version, new_version) on versioning.conflicts to datastore_runtime;
 
 -- The merge history of a table: beside its delta table, under the same name, in versioning_merge.
 create function versioning.merge_table(base_table regclass) returns regclass

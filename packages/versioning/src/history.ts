@@ -98,7 +98,8 @@ export async function logConflicts(tx: Sql, runtime: ModelRuntime, id: string, w
     select ${runtime.model.table}::regclass, ${id}, r.field, r.column_name, r.reason, r.kept, r.lost_value, r.kept_value,
            ${versions.base}, ${versions.server}, ${versions.written}, ${writer}, r.server_writer
       from jsonb_to_recordset(${tx.json(rows as unknown as postgres.JSONValue)}) as r(
-             field text, column_name name, reason text, kept text, lost_value jsonb, kept_value jsonb, server_writer text)`;
+             field text, column_name name, reason text, kept text, lost_value jsonb, kept_value jsonb, server_writer text)
+    on conflict (base_table, item_id, field, writer, server_version) where new_version is null do nothing`;
 }
 
 /** A field's value as its column holds it, so versioning.restore_conflict can write it back. */

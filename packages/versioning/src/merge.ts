@@ -27,7 +27,7 @@ export interface HistoryEntry {
 
 export interface LoggedValue {
   field: FieldMeta;
-  reason: 'conflict' | 'beyond_horizon' | 'deleted' | 'automerge';
+  reason: 'conflict' | 'beyond_horizon' | 'deleted' | 'automerge' | 'rejected';
   kept: 'incoming' | 'server';
   lost: unknown;
   keptValue: unknown;

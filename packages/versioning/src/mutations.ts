@@ -87,34 +87,36 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
     const item = await writeIfCurrent(ctx, id, version, assignments(runtime, values), info);
     if (item) return item;
   }
-  return transaction(runtime.sql, async (tx) => {
+  return settled(transaction(runtime.sql, async (tx) => {
     const { server, history } = await lockForWrite(ctx, tx, id, args.condition, version);
     if (server._version === version && !server._deleted) return write(runtime, tx, id, values, info);
     if (history && isReplay(history, ctx.writer, version, incoming)) return server;
     const strategy = runtime.model.conflictHandler;
     if (server._deleted) {
-      if (strategy !== 'MERGE') throw conflict(server);
-      // The item was deleted: the deletion stands (the device takes the tombstone, with no retries) and
-      // what the device sent is logged, restorable.
-      await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: null },
-        refused(runtime, incoming, server, 'deleted'));
-      return server;
+      // The deletion stands, and what the device sent is logged, restorable. Under MERGE the device takes
+      // the tombstone as the answer (no retries); otherwise its conflict handler decides.
+      await refuse(ctx, tx, server, version, incoming, 'deleted');
+      return strategy === 'MERGE' ? server : conflict(server);
     }
     switch (strategy) {
       case 'OPTIMISTIC_CONCURRENCY':
-        throw conflict(server);
+        // The client's conflict handler decides; DataStore's default one may discard the edit (design.md
+        // §6), so it is logged first.
+        await refuse(ctx, tx, server, version, incoming, 'rejected');
+        return conflict(server);
       case 'AUTOMERGE': {
         const merged = automerge(runtime.fields, server, incoming);
         const item = Object.keys(merged).length === 0 ? server : await write(runtime, tx, id, fieldValues(runtime, merged), info);
-        const refusedFields = Object.fromEntries(Object.entries(incoming)
-          .filter(([name, value]) => !(name in merged) && !sameValue(runtime.fields.get(name)!, value, server[name])));
+        const refusedFields = Object.fromEntries(Object.entries(incoming).filter(([name]) => !(name in merged)));
         await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item === server ? null : item._version },
           refused(runtime, refusedFields, server, 'automerge'));
         return item;
       }
       case 'CUSTOM': {
         const base = history ? await readBase(tx, runtime, String(server.id), version) : null;
-        return applyResolution(ctx, tx, id, server, await customResolution(ctx, { operation: 'UPDATE', server, base, incoming, incomingVersion: version }), info);
+        const resolution = await customResolution(ctx, { operation: 'UPDATE', server, base, incoming, incomingVersion: version });
+        if (resolution.action === 'REJECT') await refuse(ctx, tx, server, version, incoming, 'rejected');
+        return applyResolution(ctx, tx, id, server, resolution, info);
       }
       case 'MERGE': {
         const base = history && needsBase(runtime.fields, incoming, history) ? await readBase(tx, runtime, String(server.id), version) : null;
@@ -127,7 +129,7 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
         return item;
       }
     }
-  });
+  }));
 }
 
 export async function remove(ctx: WriteContext, args: Record<string, unknown>): Promise<Item> {
@@ -143,15 +145,12 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
     const item = await writeIfCurrent(ctx, id, version, runtime.sql`_deleted = true`, info);
     if (item) return item;
   }
-  return transaction(runtime.sql, async (tx) => {
+  return settled(transaction(runtime.sql, async (tx) => {
     const { server, history } = await lockForWrite(ctx, tx, id, args.condition, version);
     if (server._version === version && !server._deleted) return tombstone(runtime, tx, id, info);
     if (history && isReplay(history, ctx.writer, version, {})) return server;
     const strategy = runtime.model.conflictHandler;
-    if (server._deleted) {
-      if (strategy === 'MERGE') return server; // deleted already: what the device wants
-      throw conflict(server);
-    }
+    if (server._deleted) return strategy === 'MERGE' ? server : conflict(server); // deleted already: what the device wants
     switch (strategy) {
       case 'MERGE':
         // A stale delete deletes: the fields others changed since stay in the tombstone until purge.
@@ -161,16 +160,32 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
         return applyResolution(ctx, tx, id, server, await customResolution(ctx, { operation: 'DELETE', server, base, incoming: {}, incomingVersion: version }), info);
       }
       default:
-        throw conflict(server);
+        // Not logged: DataStore's default handler sends a refused delete again at the server's version.
+        return conflict(server);
     }
-  });
+  }));
 }
 
-/** What a write sent and did not get, for the conflict log: each field the server kept its own value of. */
+/**
+ * A transaction's outcome: its item, or the conflict it decided on, thrown only once the transaction has
+ * committed, so that what it logged on the way stays logged.
+ */
+async function settled(outcome: Promise<Item | DataStoreError>): Promise<Item> {
+  const result = await outcome;
+  if (result instanceof DataStoreError) throw result;
+  return result;
+}
+
+/** What a write sent and did not get, for the conflict log: each field the server kept another value of. */
 function refused(runtime: ModelRuntime, fields: Record<string, unknown>, server: Item, reason: LoggedValue['reason']): LoggedValue[] {
-  return Object.entries(fields).map(([name, value]) => ({
-    field: runtime.fields.get(name)!, reason, kept: 'server', lost: value, keptValue: server[name], serverWriter: null,
-  }));
+  return Object.entries(fields)
+    .filter(([name, value]) => !sameValue(runtime.fields.get(name)!, value, server[name]))
+    .map(([name, value]) => ({ field: runtime.fields.get(name)!, reason, kept: 'server', lost: value, keptValue: server[name], serverWriter: null }));
+}
+
+/** Logs a write refused as a whole (nothing written). */
+async function refuse(ctx: WriteContext, tx: Tx, server: Item, baseVersion: number, fields: Record<string, unknown>, reason: LoggedValue['reason']): Promise<void> {
+  await logConflicts(tx, ctx.runtime, String(server.id), ctx.writer, { base: baseVersion, server: server._version, written: null }, refused(ctx.runtime, fields, server, reason));
 }
 
 /**
@@ -205,10 +220,10 @@ async function customResolution(ctx: WriteContext, conflictContext: Omit<Conflic
   return resolution;
 }
 
-async function applyResolution(ctx: WriteContext, tx: Tx, id: unknown, server: Item, resolution: ConflictResolution, info: WriteInfo): Promise<Item> {
+async function applyResolution(ctx: WriteContext, tx: Tx, id: unknown, server: Item, resolution: ConflictResolution, info: WriteInfo): Promise<Item | DataStoreError> {
   switch (resolution.action) {
     case 'REJECT':
-      throw conflict(server);
+      return conflict(server);
     case 'REMOVE':
       return tombstone(ctx.runtime, tx, id, info);
     case 'RESOLVE': {
