@@ -282,3 +282,28 @@ test('a device\'s two offline counts of one part, the second queued behind the f
   ]);
   expect(await conflictsOf(id)).toEqual([]);
 });
+
+test('under OPTIMISTIC_CONCURRENCY (Customer) the default handler drops a stale edit, but the log keeps it', async () => {
+  // What a model that opts out of MERGE gets (design.md §6): 1. the customer (v1) on both devices
+  // 2. B goes offline and edits the phone  3. A edits the email online (v2)  4. B reconnects: the server
+  // answers ConflictUnhandled, DataStore's default handler cannot build a Customer from {id, phone}, tries
+  // again and finally discards, taking the server's copy  5. B's phone is nowhere on a device, but the
+  // conflict log holds it once, restorable (server_writer null: nobody changed the phone since B's base).
+  const [customer] = await db.sql<{ id: string }[]>`insert into customers (name, phone) values ('Optimistic Co', '+15550100001') returning id`;
+  const id = customer!.id;
+  const [a, b] = await Promise.all([device('tech-a'), device('tech-b')]);
+  await b.call('network', { online: false });
+  await b.call('update', { model: 'Customer', id, fields: { phone: '+15550100009' } });
+  await a.call('update', { model: 'Customer', id, fields: { email: 'ops@example.com' } });
+  await a.synced();
+
+  await b.call('network', { online: true });
+  await b.synced(60_000);
+
+  await holds(b, 'Customer', id, (c) => c.phone === '+15550100001' && c.email === 'ops@example.com');
+  expect(b.requests('updateCustomer').filter((r) => r.input?.id === id).every((r) => r.errorType === 'ConflictUnhandled')).toBe(true);
+  expect(await conflictsOf(id)).toEqual([{
+    field: 'phone', reason: 'rejected', kept: 'server', lost_value: '+15550100009', kept_value: '+15550100001',
+    base_version: 1, server_version: 2, new_version: null, writer: 'user:tech-b', server_writer: null,
+  }]);
+});

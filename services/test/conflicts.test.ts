@@ -81,3 +81,16 @@ describe('condition', () => {
     expect(applied).toEqual({ data: expect.objectContaining({ name: 'Moved', _version: 2 }) });
   });
 });
+
+test('a refused value names who wrote the server\'s value of that field since the base', async () => {
+  const order = (await createItem(models.WorkOrder, tech, { priority: 'NORMAL' })) as Item;
+  await invoke(handlers.WorkOrder!, 'updateWorkOrder', { input: { id: order.id, _version: 1, status: 'COMPLETED' }, condition: null }, user('dispatcher', ['Dispatchers']));
+
+  await invoke(handlers.WorkOrder!, 'updateWorkOrder', { input: { id: order.id, _version: 1, status: 'IN_PROGRESS', priority: 'HIGH' }, condition: null }, tech);
+
+  // The closed order's hook rejects: status was the dispatcher's, priority nobody's since the base.
+  expect(await db.sql`select field, reason, lost_value, server_writer from versioning.conflicts where item_id = ${order.id} order by field`).toEqual([
+    { field: 'priority', reason: 'rejected', lost_value: 'HIGH', server_writer: null },
+    { field: 'status', reason: 'rejected', lost_value: 'IN_PROGRESS', server_writer: 'user:dispatcher' },
+  ]);
+});

@@ -95,27 +95,27 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
     if (server._deleted) {
       // The deletion stands, and what the device sent is logged, restorable. Under MERGE the device takes
       // the tombstone as the answer (no retries); otherwise its conflict handler decides.
-      await refuse(ctx, tx, server, version, incoming, 'deleted');
+      await refuse(ctx, tx, server, history, version, incoming, 'deleted');
       return strategy === 'MERGE' ? server : conflict(server);
     }
     switch (strategy) {
       case 'OPTIMISTIC_CONCURRENCY':
         // The client's conflict handler decides; DataStore's default one may discard the edit (design.md
         // §6), so it is logged first.
-        await refuse(ctx, tx, server, version, incoming, 'rejected');
+        await refuse(ctx, tx, server, history, version, incoming, 'rejected');
         return conflict(server);
       case 'AUTOMERGE': {
         const merged = automerge(runtime.fields, server, incoming);
         const item = Object.keys(merged).length === 0 ? server : await write(runtime, tx, id, fieldValues(runtime, merged), info);
         const refusedFields = Object.fromEntries(Object.entries(incoming).filter(([name]) => !(name in merged)));
         await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item === server ? null : item._version },
-          refused(runtime, refusedFields, server, 'automerge'));
+          refused(runtime, refusedFields, server, history, 'automerge'));
         return item;
       }
       case 'CUSTOM': {
         const base = history ? await readBase(tx, runtime, String(server.id), version) : null;
         const resolution = await customResolution(ctx, { operation: 'UPDATE', server, base, incoming, incomingVersion: version });
-        if (resolution.action === 'REJECT') await refuse(ctx, tx, server, version, incoming, 'rejected');
+        if (resolution.action === 'REJECT') await refuse(ctx, tx, server, history, version, incoming, 'rejected');
         return applyResolution(ctx, tx, id, server, resolution, info);
       }
       case 'MERGE': {
@@ -177,15 +177,24 @@ async function settled(outcome: Promise<Item | DataStoreError>): Promise<Item> {
 }
 
 /** What a write sent and did not get, for the conflict log: each field the server kept another value of. */
-function refused(runtime: ModelRuntime, fields: Record<string, unknown>, server: Item, reason: LoggedValue['reason']): LoggedValue[] {
+function refused(runtime: ModelRuntime, fields: Record<string, unknown>, server: Item, history: readonly HistoryEntry[] | null, reason: LoggedValue['reason']): LoggedValue[] {
   return Object.entries(fields)
     .filter(([name, value]) => !sameValue(runtime.fields.get(name)!, value, server[name]))
-    .map(([name, value]) => ({ field: runtime.fields.get(name)!, reason, kept: 'server', lost: value, keptValue: server[name], serverWriter: null }));
+    .map(([name, value]) => {
+      const field = runtime.fields.get(name)!;
+      return { field, reason, kept: 'server', lost: value, keptValue: server[name], serverWriter: lastWriterOf(history, field) };
+    });
+}
+
+/** Who last changed the field since the base, when the history says (null: a writer outside the API, or unknown). */
+function lastWriterOf(history: readonly HistoryEntry[] | null, field: FieldMeta): string | null {
+  return history?.findLast((e) => e.changed.includes(field.column))?.writer ?? null;
 }
 
 /** Logs a write refused as a whole (nothing written). */
-async function refuse(ctx: WriteContext, tx: Tx, server: Item, baseVersion: number, fields: Record<string, unknown>, reason: LoggedValue['reason']): Promise<void> {
-  await logConflicts(tx, ctx.runtime, String(server.id), ctx.writer, { base: baseVersion, server: server._version, written: null }, refused(ctx.runtime, fields, server, reason));
+async function refuse(ctx: WriteContext, tx: Tx, server: Item, history: readonly HistoryEntry[] | null, baseVersion: number, fields: Record<string, unknown>, reason: LoggedValue['reason']): Promise<void> {
+  await logConflicts(tx, ctx.runtime, String(server.id), ctx.writer, { base: baseVersion, server: server._version, written: null },
+    refused(ctx.runtime, fields, server, history, reason));
 }
 
 /**
