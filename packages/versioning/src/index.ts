@@ -4,3 +4,5 @@ export { DataStoreError, ErrorCode, toDataStoreError } from './errors';
 export type { AppSyncEvent, Envelope } from './event';
 export type { ConflictContext, ConflictResolution, ResolveConflict } from './conflict';
 export type { Item } from './items';
+export { loadModelRuntime, type ModelRuntime } from './runtime';
+export { sync, type SyncResult } from './sync';

@@ -1,0 +1,120 @@
+// The forwarder: every change to a versioned table, from any writer (the API, an ERP's SQL, psql, a hard
+// DELETE become tombstone), published to the model's subscribers.
+//
+// Each pass reads, per model, the changes since the model's position exactly as a sync does
+// (versioning's sync, scope "every row"): a window that ends at the sync watermark, so a change that
+// commits late lands in the next window instead of behind this one; the latest version of each item
+// changed in it (a burst of writes to one item is one message); the delta journal while it holds the
+// window, the base table otherwise. The window's items are published in order, and only then does the
+// position move to the window's end. So, for one item, a version is never published after a newer one
+// (DataStore applies subscription items without comparing _version, design.md §6), and a forwarder
+// that dies mid-window publishes that window again on restart (at least once; a repeated version is
+// harmless) but skips nothing.
+import type { Sql } from '@datastore-pg/db';
+import type { ModelMeta } from '@datastore-pg/schema/models';
+import { loadModelRuntime, sync, type Item, type ModelRuntime } from '@datastore-pg/versioning';
+
+/** Where published items go: the local endpoint's realtime fan-out, or AppSync through its publish mutations. */
+export interface Publisher {
+  /** Publishes one window's items of a model, in order; throws if any was not published. */
+  publish(model: ModelMeta, items: readonly Item[]): Promise<void>;
+}
+
+export interface ForwarderOptions {
+  connection: () => Sql;
+  models: readonly ModelMeta[];
+  publisher: Publisher;
+  /** Items read per page of a window (a sync's limit). */
+  pageSize?: number;
+}
+
+export interface PassReport {
+  /** Items published in this pass, by model. */
+  published: Record<string, number>;
+}
+
+/** An advisory lock key of its own: one forwarder per database publishes at a time. */
+const FORWARDER_LOCK = 7_470_100_321;
+
+const ALL_ROWS = { scope: 'all' } as const;
+
+export class Forwarder {
+  private readonly runtimes = new Map<string, Promise<ModelRuntime>>();
+
+  constructor(private readonly options: ForwarderOptions) {}
+
+  /** One pass over every model: publishes what changed since its position, then moves the position. */
+  async pass(): Promise<PassReport> {
+    const published: Record<string, number> = {};
+    for (const model of this.options.models) published[model.name] = await this.forward(model);
+    return { published };
+  }
+
+  /**
+   * Passes every intervalMs until shouldStop() says so, holding an advisory lock so that a second
+   * forwarder on the same database (a Lambda started while the last one still runs) waits its turn:
+   * returns false at once if another holds it.
+   */
+  async run(options: { intervalMs: number; shouldStop: () => boolean; onPass?: (report: PassReport) => void; onError?: (error: unknown) => void }): Promise<boolean> {
+    const session = await this.options.connection().reserve();
+    try {
+      const [lock] = await session<{ locked: boolean }[]>`select pg_try_advisory_lock(${FORWARDER_LOCK}) as locked`;
+      if (!lock!.locked) return false;
+      try {
+        while (!options.shouldStop()) {
+          const started = Date.now();
+          try {
+            options.onPass?.(await this.pass());
+          } catch (error) {
+            options.onError?.(error); // the next pass starts again from the stored positions
+          }
+          const rest = options.intervalMs - (Date.now() - started);
+          if (rest > 0 && !options.shouldStop()) await new Promise((done) => setTimeout(done, rest));
+        }
+        return true;
+      } finally {
+        await session`select pg_advisory_unlock(${FORWARDER_LOCK})`.catch(() => undefined);
+      }
+    } finally {
+      session.release();
+    }
+  }
+
+  private async forward(model: ModelMeta): Promise<number> {
+    const runtime = await this.runtime(model);
+    const sql = this.options.connection();
+    const [position] = await sql<{ published_through: number }[]>`
+      select published_through from versioning.forwarder_positions where base_table = to_regclass(${model.table})`;
+    if (!position) {
+      // A forwarder seen for the first time starts from now: devices already synced what came before.
+      await sql`insert into versioning.forwarder_positions (base_table, published_through)
+                values (to_regclass(${model.table}), versioning.sync_watermark()) on conflict do nothing`;
+      return 0;
+    }
+    let count = 0;
+    let nextToken: string | null = null;
+    let windowEnd = position.published_through;
+    do {
+      const page = await sync(runtime, ALL_ROWS, { lastSync: position.published_through, limit: this.options.pageSize ?? 500, nextToken });
+      if (page.items.length > 0) await this.options.publisher.publish(model, page.items);
+      count += page.items.length;
+      windowEnd = page.startedAt;
+      nextToken = page.nextToken;
+    } while (nextToken !== null);
+    if (windowEnd > position.published_through) {
+      await sql`update versioning.forwarder_positions set published_through = ${windowEnd}, updated_at = now()
+                 where base_table = to_regclass(${model.table})`;
+    }
+    return count;
+  }
+
+  private runtime(model: ModelMeta): Promise<ModelRuntime> {
+    let runtime = this.runtimes.get(model.name);
+    if (!runtime) {
+      runtime = loadModelRuntime(this.options.connection, model);
+      runtime.catch(() => this.runtimes.delete(model.name));
+      this.runtimes.set(model.name, runtime);
+    }
+    return runtime;
+  }
+}

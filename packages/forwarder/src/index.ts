@@ -1,0 +1,1 @@
+export { Forwarder, type ForwarderOptions, type PassReport, type Publisher } from './forwarder';

@@ -1,0 +1,156 @@
+// The forwarder against a real PostgreSQL: changes by plain SQL reach the publisher (inserts, updates,
+// hard deletes as tombstones), a burst is one message per item, a transaction that commits late is
+// delayed but not lost, a forwarder that dies mid-window republishes it and skips nothing, and one
+// forwarder per database runs at a time.
+import { connect, type Sql } from '@datastore-pg/db';
+import { models, type ModelMeta } from '@datastore-pg/schema/models';
+import { useTestDatabase } from '@datastore-pg/testing';
+import type { Item } from '@datastore-pg/versioning';
+import { Forwarder, type Publisher } from '../src';
+
+const db = useTestDatabase();
+let sql: Sql;
+beforeAll(() => {
+  sql = connect(db.url, { max: 4 });
+});
+afterAll(() => sql.end());
+
+/** Collects what is published, as a subscriber would receive it. */
+function collector(): Publisher & { items: { model: string; item: Item }[]; failAfter?: number } {
+  const published: { model: string; item: Item }[] = [];
+  const publisher = {
+    items: published,
+    failAfter: undefined as number | undefined,
+    async publish(model: ModelMeta, items: readonly Item[]) {
+      for (const item of items) {
+        if (publisher.failAfter !== undefined && published.length >= publisher.failAfter) throw new Error('connection to AppSync lost');
+        published.push({ model: model.name, item });
+      }
+    },
+  };
+  return publisher;
+}
+
+// Stamps are milliseconds and the watermark sits 1 ms below the oldest open transaction: a write gets
+// a moment before the pass that must see it.
+const settle = () => new Promise((done) => setTimeout(done, 5));
+
+async function forwarderWith(publisher: Publisher, chosen: ModelMeta[] = [models.Customer, models.WorkOrder]) {
+  const forwarder = new Forwarder({ connection: () => sql, models: chosen, publisher, pageSize: 3 });
+  await forwarder.pass(); // a first pass starts from now
+  return forwarder;
+}
+
+test('inserts, updates and hard deletes by plain SQL are published, the latest version of each item once', async () => {
+  // 1. a forwarder starts (from now)  2. SQL inserts two customers, updates one four times, hard-deletes
+  // the other  3. one pass: two messages, each item at its last version, the delete as a tombstone.
+  const publisher = collector();
+  const forwarder = await forwarderWith(publisher);
+  const [kept] = await sql<{ id: string }[]>`insert into customers (name) values ('Kept') returning id`;
+  const [gone] = await sql<{ id: string }[]>`insert into customers (name) values ('Gone') returning id`;
+  for (let i = 1; i <= 4; i++) await sql`update customers set name = ${`Kept ${i}`} where id = ${kept!.id}`;
+  await sql`delete from customers where id = ${gone!.id}`;
+  await settle();
+
+  const report = await forwarder.pass();
+
+  expect(report.published.Customer).toBe(2);
+  expect(publisher.items.map(({ item }) => [item.id, item.name, item._version, item._deleted]).sort()).toEqual([
+    [gone!.id, 'Gone', 2, true],
+    [kept!.id, 'Kept 4', 5, false],
+  ].sort());
+  expect(await forwarder.pass()).toEqual({ published: { Customer: 0, WorkOrder: 0 } }); // nothing twice
+});
+
+test('items carry what subscribers filter on and DataStore selects: owner, belongsTo as { id, _deleted }, metadata', async () => {
+  const publisher = collector();
+  const forwarder = await forwarderWith(publisher);
+  const [customer] = await sql<{ id: string }[]>`insert into customers (name) values ('Owner Co') returning id`;
+  const [site] = await sql<{ id: string }[]>`insert into sites (customer_id, name) values (${customer!.id}, 'Plant') returning id`;
+  const [order] = await sql<{ id: string }[]>`insert into work_orders (site_id, title, owner) values (${site!.id}, 'Fix pump', 'tech-1') returning id`;
+  await settle();
+
+  await forwarder.pass();
+
+  expect(publisher.items.find(({ item }) => item.id === order!.id)).toEqual({
+    model: 'WorkOrder',
+    item: expect.objectContaining({ owner: 'tech-1', siteID: site!.id, site: { id: site!.id, _deleted: false }, _version: 1, _deleted: false, _lastChangedAt: expect.any(Number) }),
+  });
+});
+
+test('a transaction that commits late is published later, never skipped', async () => {
+  // 1. a transaction updates a customer and stays open  2. other writes commit, a pass publishes them
+  // but the window ends below the open transaction  3. it commits  4. the next pass publishes it.
+  const publisher = collector();
+  const forwarder = await forwarderWith(publisher);
+  const [late] = await sql<{ id: string }[]>`insert into customers (name) values ('Late') returning id`;
+  await settle();
+  await forwarder.pass();
+  publisher.items.length = 0;
+  const open = await sql.reserve();
+  try {
+    await open`begin`;
+    await open`update customers set name = 'Late (committed late)' where id = ${late!.id}`;
+    const [early] = await sql<{ id: string }[]>`insert into customers (name) values ('Early') returning id`;
+    await settle();
+    await forwarder.pass();
+    // The open transaction holds the watermark back: not even the early insert, stamped after it began, is published yet.
+    expect(publisher.items.map(({ item }) => item.id)).not.toContain(late!.id);
+    await open`commit`;
+    await settle();
+
+    await forwarder.pass();
+
+    expect(publisher.items.map(({ item }) => [item.id, item.name])).toEqual(expect.arrayContaining([[late!.id, 'Late (committed late)'], [early!.id, 'Early']]));
+  } finally {
+    open.release();
+  }
+});
+
+test('a forwarder that dies mid-window publishes that window again on restart, and nothing is missed', async () => {
+  // 1. seven changes  2. the publisher fails after four: the position does not move  3. a new forwarder
+  // (a restarted process) publishes the whole window  4. one more pass publishes nothing.
+  const failing = collector();
+  await forwarderWith(failing);
+  const ids: string[] = [];
+  for (let i = 0; i < 7; i++) ids.push((await sql<{ id: string }[]>`insert into customers (name) values (${`Batch ${i}`}) returning id`)[0]!.id);
+  await settle();
+  failing.failAfter = 4;
+  await expect(new Forwarder({ connection: () => sql, models: [models.Customer], publisher: failing, pageSize: 3 }).pass()).rejects.toThrow('connection to AppSync lost');
+  expect(failing.items).toHaveLength(4);
+
+  const restarted = collector();
+  const forwarder = new Forwarder({ connection: () => sql, models: [models.Customer], publisher: restarted, pageSize: 3 });
+  await forwarder.pass();
+
+  expect(restarted.items.map(({ item }) => item.id).sort()).toEqual([...ids].sort());
+  expect((await forwarder.pass()).published.Customer).toBe(0);
+});
+
+test('for one item, a version is never published after a newer one', async () => {
+  const publisher = collector();
+  const forwarder = await forwarderWith(publisher);
+  const [customer] = await sql<{ id: string }[]>`insert into customers (name) values ('v1') returning id`;
+  for (let v = 2; v <= 6; v++) {
+    await sql`update customers set name = ${`v${v}`} where id = ${customer!.id}`;
+    await settle();
+    await forwarder.pass();
+  }
+
+  const versions = publisher.items.filter(({ item }) => item.id === customer!.id).map(({ item }) => item._version);
+  expect(versions).toEqual([...versions].sort((a, b) => a - b));
+  expect(versions.at(-1)).toBe(6);
+});
+
+test('one forwarder per database runs at a time', async () => {
+  const first = new Forwarder({ connection: () => sql, models: [models.Customer], publisher: collector() });
+  let stop = false;
+  const running = first.run({ intervalMs: 20, shouldStop: () => stop });
+  await new Promise((done) => setTimeout(done, 100));
+
+  const second = await new Forwarder({ connection: () => sql, models: [models.Customer], publisher: collector() }).run({ intervalMs: 20, shouldStop: () => false });
+
+  expect(second).toBe(false);
+  stop = true;
+  expect(await running).toBe(true);
+});
