@@ -1,12 +1,19 @@
-// A seeded convergence simulation. Devices behave like DataStore at the protocol level: a first full
-// sync, then delta syncs from the startedAt they stored, a local replica applied by _version (tombstones
-// remove), an outbox that retries and resolves conflicts as DataStore's default handler does (retry the
-// local change on the server's _version). Around them: direct-SQL writers (inserts, updates, hard
-// deletes), transactions that commit late, devices offline for longer than the delta TTL, purges.
+// A seeded convergence simulation, in two parts.
+//
+// Customers (@conflict OPTIMISTIC_CONCURRENCY): devices behave like DataStore at the protocol level: a
+// first full sync, then delta syncs from the startedAt they stored, a local replica applied by _version
+// (tombstones remove), an outbox that retries and resolves conflicts as DataStore's default handler does
+// (retry the local change on the server's _version). Around them: direct-SQL writers (inserts, updates,
+// hard deletes), transactions that commit late, devices offline for longer than the delta TTL, purges.
 // At the end every outbox drains, every device syncs once more, and every replica must equal the server.
+//
+// Parts (MERGE, a @counter), when options.merge is given: see merge.ts. No device edit may be lost unless
+// it is in versioning.conflicts, and every count must land exactly once.
 import type { Sql } from '@datastore-pg/db';
 import { models } from '@datastore-pg/schema/models';
 import { modelResolver, toDataStoreError, type Item } from '@datastore-pg/versioning';
+import { mergeSummary, simulateMerge, type MergeReport } from './merge';
+import { random, randomUuid } from './random';
 
 export interface SimulationOptions {
   sql: Sql;
@@ -15,6 +22,8 @@ export interface SimulationOptions {
   steps: number;
   /** Sync page size: small, so that syncs take many pages with writes in between. */
   pageSize?: number;
+  /** The MERGE part (Parts), after the Customers part; left out when not given. */
+  merge?: { devices: number; steps: number; lostAnswers?: number };
   log?: (line: string) => void;
 }
 
@@ -33,6 +42,8 @@ export interface SimulationReport {
   /** Items one sync returned more than once. */
   duplicated: number;
   mismatches: string[];
+  /** The MERGE part's report (its mismatches apart), when it ran. */
+  merge?: MergeReport;
 }
 
 type Mutation = { kind: 'create' | 'update' | 'delete'; id: string; fields: Record<string, unknown>; attempts: number };
@@ -43,18 +54,6 @@ interface Device {
   lastSync: number;
   outbox: Mutation[];
   offlineUntil: number;
-}
-
-/** mulberry32: small, seedable, good enough to make a run reproducible. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const MAX_CONFLICT_ATTEMPTS = 10; // DataStore's mutation processor gives up (and discards) after 10
@@ -265,6 +264,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       }
     }
   }
+  if (options.merge) {
+    report.merge = await simulateMerge({ sql, seed, pageSize, ...options.merge });
+  }
   options.log?.(summary(report));
   return report;
 }
@@ -275,15 +277,6 @@ export function summary(r: SimulationReport): string {
     `seed ${r.seed}, ${r.devices} devices, ${r.steps} steps`,
     `ops: ${o.deviceCreates} creates, ${o.deviceUpdates} updates, ${o.deviceDeletes} deletes from devices; ${o.sqlWrites} SQL writes; ${o.lateCommits} late commits; ${o.syncs} syncs in ${o.pages} pages (${r.restartedSyncs} restarted); ${o.purges} purges; ${o.offlineSpells} offline spells`,
     `conflicts ${r.conflicts}, missed ${r.missed}, lost ${r.lost}, duplicated ${r.duplicated}`,
+    ...(r.merge ? [mergeSummary(r.merge)] : []),
   ].join('\n');
 }
-
-/** A version 4 UUID from the seeded generator: the same ids on every run of a seed. */
-function randomUuid(rand: () => number): string {
-  const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16));
-  hex[12] = '4';
-  hex[16] = '89ab'[Math.floor(rand() * 4)]!;
-  const s = hex.join('');
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
-}
-
