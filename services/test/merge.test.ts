@@ -7,7 +7,7 @@ import { models, type ModelMeta } from '@datastore-pg/schema/models';
 import { modelResolver, type ConflictContext } from '@datastore-pg/versioning';
 import { apiKey, dispatcher, invoke, ok, user, type Identity } from './appsync';
 import { useHandlerDatabase } from './database';
-import { createItem } from './fixtures';
+import { createItem, sampleInput } from './fixtures';
 import { handlers } from './handlers';
 
 const db = useHandlerDatabase();
@@ -59,12 +59,42 @@ describe('a @counter (Part.quantityOnHand)', () => {
     // sent (a merged count does not): its second write, again based on v1, builds on its first.
     const part = await createItem(models.Part, dispatcher, { quantityOnHand: 10 }) as Item;
     await update('Part', { id: part.id, _version: 1, quantityOnHand: 9 }, techB); // B: one out (v2)
-    const first = { id: part.id, _version: 1, quantityOnHand: 7 }; // A: three out
+    const second = { id: part.id, _version: 1, quantityOnHand: 6 }; // A: one more
 
-    expect(await update('Part', first, techA)).toMatchObject({ quantityOnHand: 6 });
-    expect(await update('Part', { id: part.id, _version: 1, quantityOnHand: 6 }, techA)).toMatchObject({ quantityOnHand: 5 }); // A: one more
-    expect(await update('Part', first, techA)).toMatchObject({ quantityOnHand: 5 }); // A's first write again: a replay
+    expect(await update('Part', { id: part.id, _version: 1, quantityOnHand: 7 }, techA)).toMatchObject({ quantityOnHand: 6 }); // A: three out
+    expect(await update('Part', second, techA)).toMatchObject({ quantityOnHand: 5 });
+    expect(await update('Part', second, techA)).toMatchObject({ quantityOnHand: 5 }); // its answer lost, sent again: a replay
     expect(await count(part.id)).toBe(5);
+  });
+
+  test('a device\'s count queued on a version its earlier write was handed counts only itself (its chain crosses versions)', async () => {
+    // 1. v1, 10 on hand  2. D edits the description (v2; the answer matches, so D's queued count moves
+    // to v2)  3. the ERP books 5 in (15, v3)  4. D's count 10 -> 9, sent on v2, is merged (14, v4; the
+    // answer differs, so D's next count stays on v1)  5. D's count 9 -> 8 on v1: 13, not 12.
+    const part = await createItem(models.Part, dispatcher, { quantityOnHand: 10 }) as Item;
+    await update('Part', { id: part.id, _version: 1, description: 'seal kit, 12 mm' }, techA);
+    await db.sql`update parts set quantity_on_hand = quantity_on_hand + 5 where _datastore_uuid = ${part.id}`;
+    expect(await update('Part', { id: part.id, _version: 2, quantityOnHand: 9 }, techA)).toMatchObject({ quantityOnHand: 14, _version: 4 });
+
+    expect(await update('Part', { id: part.id, _version: 1, quantityOnHand: 8 }, techA)).toMatchObject({ quantityOnHand: 13, _version: 5 });
+    expect(await conflictsOf(part.id)).toEqual([]);
+  });
+
+  test('a device sending again a value it sent before (10 -> 7 -> 6 -> 7) is a new count, not a replay', async () => {
+    const part = await createItem(models.Part, dispatcher, { quantityOnHand: 10 }) as Item;
+    await db.sql`update parts set quantity_on_hand = quantity_on_hand + 1 where _datastore_uuid = ${part.id}`; // 11, v2
+    await update('Part', { id: part.id, _version: 1, quantityOnHand: 7 }, techA); // 8
+    await update('Part', { id: part.id, _version: 1, quantityOnHand: 6 }, techA); // 7
+
+    expect(await update('Part', { id: part.id, _version: 1, quantityOnHand: 7 }, techA)).toMatchObject({ quantityOnHand: 8, _version: 5 });
+  });
+
+  test('an edit sent without _version (queued while the create was in flight) builds on the device\'s create', async () => {
+    const input = await sampleInput(models.Part);
+    await ok(handlers.Part!, 'createPart', { input: { ...input, quantityOnHand: 10 }, condition: null }, techA);
+    await db.sql`update parts set quantity_on_hand = quantity_on_hand - 1 where _datastore_uuid = ${input.id as string}`; // 9
+
+    expect(await update('Part', { id: input.id, quantityOnHand: 8 }, techA)).toMatchObject({ quantityOnHand: 7, _version: 3 });
   });
 });
 

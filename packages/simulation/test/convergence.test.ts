@@ -46,17 +46,9 @@ describe('a run of both parts', () => {
     }
   });
 
-  // Fails on the server as it is: merge.ts chains a device's writes only when they share one base. A
-  // count queued while the device's previous write was in flight keeps the record's old _version when
-  // that write's answer does not match what it sent (the count was merged), and is then counted against
-  // that old version, not against the device's own later writes from the versions it handed off: a
-  // change counted twice or not at all. Minimal sequence (part at v1, count 10; device D):
-  //   D {_version 1, description 'a'} -> v2 (matches: D hands v2 to its queued count)
-  //   SQL quantity_on_hand + 5 -> v3 (15)
-  //   D {_version 2, quantityOnHand 9} -> v4, 14 (merged, no match: D's next count keeps _version 1)
-  //   D {_version 1, quantityOnHand 8} -> v5, 12; expected 13 (D's first -1 counted twice), nothing logged
-  // Drop `.failing` once the server chains a writer's writes across the versions it handed off.
-  test.failing('Parts: every count lands exactly once', () => {
+  // Each count is the device's own difference, counted once: a device's writes chain across the
+  // versions DataStore hands its queued ones (merge.ts, ownChain).
+  test('Parts: every count lands exactly once', () => {
     const { wrongCounts, miscounted } = report.merge!.failures;
     expect({ wrongCounts, miscounted }).toEqual({ wrongCounts: 0, miscounted: 0 });
   });

@@ -64,7 +64,7 @@ export async function readBase(tx: Sql, runtime: ModelRuntime, id: string, baseV
   const [row] = await tx<Row[]>`
     select ${itemColumns(runtime)}
       from jsonb_populate_record(null::${table},
-             (select to_jsonb(s) from ${table} s where s.${tx(runtime.idField.column)}::text = ${id})
+             (select to_jsonb(s) from ${table} s where s.${tx(runtime.idField.column)} = ${id})
              || coalesce((select jsonb_object_agg(first.key, first.value)
                             from (select distinct on (e.key) e.key, e.value
                                     from ${history} h cross join lateral jsonb_each(h.changed) e

@@ -62,12 +62,37 @@ export interface MergeResult {
 }
 
 /**
- * Whether this write was already applied: its response was lost and the client sent it again, with the
- * same base version, the same fields and the same caller (the client has no idempotency key, design.md §6).
+ * A device's own writes that the incoming one builds on: the client keeps a record's queued writes on
+ * the version it read until an answer matches what it sent, and then hands them the answered version
+ * (outbox.ts, syncOutboxVersionsOnDequeue). So the chain is the writer's writes based on the incoming
+ * write's base, or on a version an earlier write of the chain produced. Only a signed-in user is one
+ * device: behind an API key every device is the same writer.
  */
-export function isReplay(history: readonly HistoryEntry[], writer: string, baseVersion: number, incoming: Record<string, unknown>): boolean {
+export function ownChain(history: readonly HistoryEntry[], writer: string, writerIsDevice: boolean, baseVersion: number): HistoryEntry[] {
+  if (!writerIsDevice) return [];
+  const chain: HistoryEntry[] = [];
+  const produced = new Set([baseVersion]);
+  for (const e of history) {
+    if (e.writer === writer && e.baseVersion !== null && produced.has(e.baseVersion)) {
+      chain.push(e);
+      produced.add(e.version);
+    }
+  }
+  return chain;
+}
+
+/**
+ * Whether this write was already applied: its answer was lost and the client sent it again with the
+ * same body (it has no idempotency key, design.md §6). A device resends only its latest write, so for a
+ * signed-in user that is the last write of its chain; behind an API key, any earlier write of the same
+ * writer from the same base with the same fields (two devices sending the very same write are one).
+ */
+export function isReplay(history: readonly HistoryEntry[], writer: string, writerIsDevice: boolean, baseVersion: number, incoming: Record<string, unknown>): boolean {
   const sent = canonical(incoming);
-  return history.some((e) => e.writer === writer && e.baseVersion === baseVersion && e.sent !== null && canonical(e.sent) === sent);
+  const same = (e: HistoryEntry) => e.writer === writer && e.baseVersion === baseVersion && e.sent !== null && canonical(e.sent) === sent;
+  if (!writerIsDevice) return history.some(same);
+  const last = ownChain(history, writer, true, baseVersion).at(-1);
+  return last !== undefined && same(last);
 }
 
 export function merge(input: MergeInput): MergeResult {
@@ -83,16 +108,16 @@ export function merge(input: MergeInput): MergeResult {
     return { write, log };
   }
 
-  // The same caller's earlier writes from this same base: the client chains mutations of one record on
-  // the version it read until an answer matches what it sent (outbox.ts, syncOutboxVersionsOnDequeue),
-  // so its later write builds on its earlier one, not on the base.
-  const own = input.writerIsDevice ? history.filter((e) => e.writer === input.writer && e.baseVersion === input.baseVersion) : [];
+  const own = ownChain(history, input.writer, input.writerIsDevice, input.baseVersion);
   const ownSent: Record<string, unknown> = Object.assign({}, ...own.map((e) => e.sent ?? {}));
   const others = history.filter((e) => !own.includes(e));
 
   for (const [name, value] of Object.entries(incoming)) {
     const field = fields.get(name)!;
-    const changedBy = others.filter((e) => e.changed.includes(field.column));
+    // The device's value of a field it wrote in its chain builds on that write: only others' changes
+    // after it can conflict with it.
+    const lastOwn = own.findLast((e) => e.sent !== null && name in e.sent)?.version ?? input.baseVersion;
+    const changedBy = others.filter((e) => e.version > lastOwn && e.changed.includes(field.column));
     const baseValue = name in ownSent ? ownSent[name] : input.base?.[name];
     const current = server[name];
     if (field.counter && value !== null && (changedBy.length > 0 || name in ownSent)) {

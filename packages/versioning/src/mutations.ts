@@ -68,7 +68,7 @@ export async function create(ctx: WriteContext, args: Record<string, unknown>): 
   const existing = await get(runtime, access, { id });
   if (!existing) throw unauthorized();
   const history = await readHistory(sql, runtime, id, 0, existing._version);
-  if (history && isReplay(history, ctx.writer, 0, sent)) return existing;
+  if (history && isReplay(history, ctx.writer, isDevice(ctx), 0, sent)) return existing;
   throw conflict(existing);
 }
 
@@ -76,7 +76,7 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
   const { runtime } = ctx;
   const input = inputArg(args.input);
   const id = idArg(runtime, input.id);
-  const version = versionArg(input._version);
+  const version = baseVersionArg(runtime, input._version);
   // The client's fields as it sent them: the merge works from them, and merged or resolved data is
   // checked once more on its way to the database (a value must not go through that check twice).
   const { id: _id, _version: _v, ...incoming } = input;
@@ -90,7 +90,7 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
   return settled(transaction(runtime.sql, async (tx) => {
     const { server, history } = await lockForWrite(ctx, tx, id, args.condition, version);
     if (server._version === version && !server._deleted) return write(runtime, tx, id, values, info);
-    if (history && isReplay(history, ctx.writer, version, incoming)) return server;
+    if (history && isReplay(history, ctx.writer, isDevice(ctx), version, incoming)) return server;
     const strategy = runtime.model.conflictHandler;
     if (server._deleted) {
       // The deletion stands, and what the device sent is logged, restorable. Under MERGE the device takes
@@ -122,7 +122,7 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
         const base = history && needsBase(runtime.fields, incoming, history) ? await readBase(tx, runtime, String(server.id), version) : null;
         const merged = merge({
           fields: runtime.fields, policy: runtime.model.fieldConflict, server, base, history, incoming, baseVersion: version,
-          writer: ctx.writer, writerIsDevice: ctx.caller.kind === 'userPools',
+          writer: ctx.writer, writerIsDevice: isDevice(ctx),
         });
         const item = await write(runtime, tx, id, fieldValues(runtime, merged.write), info);
         await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item._version }, merged.log);
@@ -139,7 +139,7 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
     if (key !== 'id' && key !== '_version') throw invalid('delete takes only id and _version');
   }
   const id = idArg(runtime, input.id);
-  const version = versionArg(input._version);
+  const version = baseVersionArg(runtime, input._version);
   const info: WriteInfo = { id, writer: ctx.writer, base: version, sent: {} };
   if (args.condition === null || args.condition === undefined) {
     const item = await writeIfCurrent(ctx, id, version, runtime.sql`_deleted = true`, info);
@@ -148,7 +148,7 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
   return settled(transaction(runtime.sql, async (tx) => {
     const { server, history } = await lockForWrite(ctx, tx, id, args.condition, version);
     if (server._version === version && !server._deleted) return tombstone(runtime, tx, id, info);
-    if (history && isReplay(history, ctx.writer, version, {})) return server;
+    if (history && isReplay(history, ctx.writer, isDevice(ctx), version, {})) return server;
     const strategy = runtime.model.conflictHandler;
     if (server._deleted) return strategy === 'MERGE' ? server : conflict(server); // deleted already: what the device wants
     switch (strategy) {
@@ -189,6 +189,11 @@ function refused(runtime: ModelRuntime, fields: Record<string, unknown>, server:
 /** Who last changed the field since the base, when the history says (null: a writer outside the API, or unknown). */
 function lastWriterOf(history: readonly HistoryEntry[] | null, field: FieldMeta): string | null {
   return history?.findLast((e) => e.changed.includes(field.column))?.writer ?? null;
+}
+
+/** Whether one writer is one device: a signed-in user (behind an API key or an IAM role, many are one). */
+function isDevice(ctx: WriteContext): boolean {
+  return ctx.caller.kind === 'userPools';
 }
 
 /** Logs a write refused as a whole (nothing written). */
@@ -339,6 +344,17 @@ function idArg(runtime: ModelRuntime, id: unknown): string {
   const column = columnOf(runtime, runtime.idField);
   const value = scalarValue(runtime.idField, column, id) as string;
   return column.type === 'uuid' ? value.toLowerCase() : value;
+}
+
+/**
+ * The version a write is based on. Under MERGE a write without one is based on the item's creation
+ * (version 0): DataStore sends an edit queued while the item's create was in flight without _version
+ * when the create's answer differed from what it sent (a value the server normalized), and would drop
+ * it on an error.
+ */
+function baseVersionArg(runtime: ModelRuntime, version: unknown): number {
+  if ((version === null || version === undefined) && runtime.model.conflictHandler === 'MERGE') return 0;
+  return versionArg(version);
 }
 
 function versionArg(version: unknown): number {
