@@ -200,9 +200,13 @@ begin
       if v_write ->> 'id' is distinct from new.%1$I::text then
         v_write := null;
       end if;
-      insert into %4$s (id, _version, _last_changed_at, changed, writer, base_version, sent)
-      values (new.%1$I::text, new._version, new._last_changed_at, v_changed,
-              v_write ->> 'writer', (v_write ->> 'base')::bigint, v_write -> 'sent');
+      -- An insert by another writer changed nothing a merge could need (a bulk load writes no history);
+      -- one through the API is kept, so that the same create sent again is recognized.
+      if tg_op = 'UPDATE' or v_write is not null then
+        insert into %4$s (id, _version, _last_changed_at, changed, writer, base_version, sent)
+        values (new.%1$I::text, new._version, new._last_changed_at, v_changed,
+                v_write ->> 'writer', (v_write ->> 'base')::bigint, v_write -> 'sent');
+      end if;
       return null;
     end
   $body$, v_model.id_column, v_model.id_column, v_model.delta_table, versioning.ensure_merge_table(base_table));
