@@ -1,51 +1,12 @@
 // The real aws-amplify v6 DataStore client, in Node, one process per device, with models generated from
 // schema.graphql by Amplify's own generator, against the local AppSync endpoint and real Postgres.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeClientModels } from '@datastore-pg/codegen';
-import { closeSharedConnection } from '@datastore-pg/db';
-import { newDevCredentials, signUserToken, startLocalAppSync, type LocalAppSync } from '@datastore-pg/local-appsync';
-import { useTestDatabase } from '@datastore-pg/testing';
-import { Device, type DeviceConfig, type Item } from './devices';
+import type { Item } from './devices';
+import { useLocalApi } from './local-api';
 
 jest.setTimeout(90_000);
 
-const db = useTestDatabase();
-const credentials = newDevCredentials();
-const modelsDir = join(__dirname, '../../.data', `e2e-models-${process.pid}`);
-let server: LocalAppSync;
-const devices: Device[] = [];
-
-beforeAll(async () => {
-  mkdirSync(modelsDir, { recursive: true });
-  await writeClientModels(modelsDir);
-  process.env.DATABASE_URL = db.url;
-  server = await startLocalAppSync({ credentials });
-}, 60_000);
-
-afterEach(async () => {
-  await Promise.all(devices.splice(0).map((d) => d.close()));
-});
-
-afterAll(async () => {
-  await server?.close();
-  await closeSharedConnection();
-  rmSync(modelsDir, { recursive: true, force: true });
-});
-
-function user(username: string, groups: string[] = []) {
-  return {
-    accessToken: signUserToken(credentials.jwtSecret, { username, groups, tokenUse: 'access' }),
-    idToken: signUserToken(credentials.jwtSecret, { username, groups, tokenUse: 'id' }),
-  };
-}
-
-async function device(name: string, options: Partial<DeviceConfig> = {}): Promise<Device> {
-  const d = await Device.launch(name, { endpoint: server.url, apiKey: credentials.apiKey, modelsDir, ...options });
-  devices.push(d);
-  return d;
-}
+const { db, user, device } = useLocalApi('datastore');
 
 async function insertCustomers(names: string[]): Promise<string[]> {
   const rows = await db.sql<{ id: string }[]>`insert into customers (name) select unnest(${names}::text[]) returning id`;

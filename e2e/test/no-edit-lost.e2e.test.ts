@@ -6,50 +6,17 @@
 // "Offline" is the device's network switch: its requests fail; its subscription socket stays open, so a
 // change another device makes through the API reaches it live unless it has a pending edit of that item.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeClientModels } from '@datastore-pg/codegen';
-import { closeSharedConnection } from '@datastore-pg/db';
-import { newDevCredentials, signUserToken, startLocalAppSync, type LocalAppSync } from '@datastore-pg/local-appsync';
-import { useTestDatabase } from '@datastore-pg/testing';
-import { Device, type DeviceConfig, type Item } from './devices';
+import type { Device, DeviceConfig, Item } from './devices';
+import { useLocalApi } from './local-api';
 
 jest.setTimeout(60_000);
 
-const db = useTestDatabase();
-const credentials = newDevCredentials();
-const modelsDir = join(__dirname, '../../.data', `e2e-models-${process.pid}-no-edit-lost`);
-let server: LocalAppSync;
-const devices: Device[] = [];
-
-beforeAll(async () => {
-  mkdirSync(modelsDir, { recursive: true });
-  await writeClientModels(modelsDir);
-  process.env.DATABASE_URL = db.url;
-  server = await startLocalAppSync({ credentials });
-}, 60_000);
-
-afterEach(async () => {
-  await Promise.all(devices.splice(0).map((d) => d.close()));
-});
-
-afterAll(async () => {
-  await server?.close();
-  await closeSharedConnection();
-  rmSync(modelsDir, { recursive: true, force: true });
-});
-
-function user(username: string, groups: string[] = []) {
-  return {
-    accessToken: signUserToken(credentials.jwtSecret, { username, groups, tokenUse: 'access' }),
-    idToken: signUserToken(credentials.jwtSecret, { username, groups, tokenUse: 'id' }),
-  };
-}
+const api = useLocalApi('no-edit-lost');
+const { db } = api;
 
 /** A started device (its first sync done), signed in as username. */
 async function device(username: string, groups: string[] = [], options: Partial<DeviceConfig> = {}): Promise<Device> {
-  const d = await Device.launch(username, { endpoint: server.url, apiKey: credentials.apiKey, modelsDir, user: user(username, groups), ...options });
-  devices.push(d);
+  const d = await api.device(username, { user: api.user(username, groups), ...options });
   await d.start();
   return d;
 }
