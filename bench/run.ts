@@ -421,6 +421,7 @@ async function mergeHistorySize(sql: Sql): Promise<void> {
     const before = await sizes();
     await write();
     const after = await sizes();
+    if (after.rows === 0) return null; // this kind of write records no history
     const total = (after.total - before.total) / after.rows;
     const heap = (after.heap - before.heap) / after.rows;
     return { total, heap, indexes: total - heap };
@@ -444,9 +445,10 @@ async function mergeHistorySize(sql: Sql): Promise<void> {
     for (const [i, id] of shuffled(ids).entries()) await sql`update merge_cost set name = ${`ERP name ${i}`} where id = ${id}`;
   });
   const sqlInsert = await perChange(() => sql`insert into merge_cost (name, email) select 'Customer ' || g, 'c' || g || '@example.com' from generate_series(1, ${n}) g`);
-  const bytes = (s: { total: number; heap: number; indexes: number }) => `${Math.round(s.total)} B (heap ${Math.round(s.heap)}, indexes ${Math.round(s.indexes)})`;
+  const bytes = (s: { total: number; heap: number; indexes: number } | null) =>
+    (s ? `${Math.round(s.total)} B (heap ${Math.round(s.heap)}, indexes ${Math.round(s.indexes)})` : 'none (no row)');
   // The history keeps a change for the merge horizon (default: BaseTableTTL, 30 days).
-  const gb30 = (s: { total: number }) => (s.total * 30 * 86400 / 1e9).toFixed(2);
+  const gb30 = (s: { total: number } | null) => ((s?.total ?? 0) * 30 * 86400 / 1e9).toFixed(2);
   record({
     id: 'S1',
     measure: `merge history per change (growth of pg_total_relation_size of versioning_merge.<table> / rows, ${n} changes of each kind, one-field updates in random order)`,

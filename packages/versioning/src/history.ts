@@ -82,7 +82,12 @@ export interface ConflictVersions {
 
 /** Records what a merge overwrote or refused (versioning.conflicts), so it can be found and restored. */
 export async function logConflicts(tx: Sql, runtime: ModelRuntime, id: string, writer: string, versions: ConflictVersions, values: readonly LoggedValue[]): Promise<void> {
-  if (values.length === 0) return;
+  if (values.length > 0) await tx`${conflictsInsert(runtime, id, writer, versions, values)}`;
+}
+
+/** The INSERT of logConflicts, to run on its own or as a data-modifying WITH of the write itself. */
+export function conflictsInsert(runtime: ModelRuntime, id: string, writer: string, versions: ConflictVersions, values: readonly LoggedValue[]): Fragment {
+  const { sql } = runtime;
   const rows = values.map((v) => ({
     field: v.field.name,
     column_name: v.field.column,
@@ -92,12 +97,12 @@ export async function logConflicts(tx: Sql, runtime: ModelRuntime, id: string, w
     kept_value: columnJson(v.field, v.keptValue),
     server_writer: v.serverWriter,
   }));
-  await tx`
+  return sql`
     insert into versioning.conflicts (base_table, item_id, field, column_name, reason, kept, lost_value, kept_value,
                                       base_version, server_version, new_version, writer, server_writer)
     select ${runtime.model.table}::regclass, ${id}, r.field, r.column_name, r.reason, r.kept, r.lost_value, r.kept_value,
            ${versions.base}, ${versions.server}, ${versions.written}, ${writer}, r.server_writer
-      from jsonb_to_recordset(${tx.json(rows as unknown as postgres.JSONValue)}) as r(
+      from jsonb_to_recordset(${sql.json(rows as unknown as postgres.JSONValue)}) as r(
              field text, column_name name, reason text, kept text, lost_value jsonb, kept_value jsonb, server_writer text)
     on conflict (base_table, item_id, field, writer, server_version) where new_version is null do nothing`;
 }

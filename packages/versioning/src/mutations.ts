@@ -10,7 +10,7 @@ import { mayAccess, ownerIdentity, unauthorized, type Access, type Caller } from
 import { automerge, type ConflictContext, type ConflictResolution, type ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode, invalid } from './errors';
 import { compileFilter, isObject } from './filter';
-import { completeHistory, historySince, logConflicts, readBase, readHistory, writeInfo, type WriteInfo } from './history';
+import { completeHistory, conflictsInsert, historySince, logConflicts, readBase, readHistory, writeInfo, type WriteInfo } from './history';
 import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
 import { isReplay, merge, needsBase, sameValue, type HistoryEntry, type LoggedValue } from './merge';
 import { columnOf, type ModelRuntime } from './runtime';
@@ -124,9 +124,10 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
           fields: runtime.fields, policy: runtime.model.fieldConflict, server, base, history, incoming, baseVersion: version,
           writer: ctx.writer, writerIsDevice: isDevice(ctx),
         });
-        const item = await write(runtime, tx, id, fieldValues(runtime, merged.write), info);
-        await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item._version }, merged.log);
-        return item;
+        // The write takes the next version (the row is locked), and logs what it overwrote in the same statement.
+        const logged = merged.log.length === 0 ? undefined
+          : conflictsInsert(runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: server._version + 1 }, merged.log);
+        return writeRow(runtime, tx, id, assignments(runtime, fieldValues(runtime, merged.write)), info, logged);
       }
     }
   }));
@@ -281,9 +282,11 @@ async function tombstone(runtime: ModelRuntime, tx: Tx, id: unknown, info: Write
   return writeRow(runtime, tx, id, runtime.sql`_deleted = true`, info);
 }
 
-async function writeRow(runtime: ModelRuntime, tx: Tx, id: unknown, set: Fragment, info: WriteInfo): Promise<Item> {
+/** Writes the locked row; with, in the same statement, what else must be written with it (a log entry). */
+async function writeRow(runtime: ModelRuntime, tx: Tx, id: unknown, set: Fragment, info: WriteInfo, alongside?: Fragment): Promise<Item> {
   const { sql, model } = runtime;
   const [row] = await tx<Row[]>`
+    ${alongside ? sql`with alongside as (${alongside})` : sql``}
     update ${sql(model.table)} t set ${set} from ${writeInfo(runtime, info)}
      where t.${sql(runtime.idField.column)} = ${id as string} returning ${itemColumns(runtime)}`;
   return toItem(runtime, row!);
