@@ -53,16 +53,28 @@ export class Forwarder {
   /**
    * Passes every intervalMs until shouldStop() says so, holding an advisory lock so that a second
    * forwarder on the same database (a Lambda started while the last one still runs) waits its turn:
-   * returns false at once if another holds it.
+   * returns false at once if another holds it. Rejects when the connection holding the lock is lost.
    */
   async run(options: { intervalMs: number; shouldStop: () => boolean; onPass?: (report: PassReport) => void; onError?: (error: unknown) => void }): Promise<boolean> {
-    const session = await this.options.connection().reserve();
+    const sql = this.options.connection();
+    const session = await sql.reserve();
+    let lockLost = false;
     try {
-      const [lock] = await session<{ locked: boolean }[]>`select pg_try_advisory_lock(${FORWARDER_LOCK}) as locked`;
+      const [lock] = await session<{ locked: boolean; pid: number }[]>`select pg_try_advisory_lock(${FORWARDER_LOCK}) as locked, pg_backend_pid() as pid`;
       if (!lock!.locked) return false;
       try {
         while (!options.shouldStop()) {
           const started = Date.now();
+          // The lock lives with its session. If that connection died, another forwarder may hold the lock
+          // by now, and two publishing side by side could reorder an item's versions: stop. Checked through
+          // the pool: postgres.js throws from a timer, out of reach of any catch, when a query is sent down
+          // a reserved connection whose socket is gone.
+          const [held] = await sql<{ held: boolean }[]>`
+            select exists (select from pg_locks where locktype = 'advisory' and pid = ${lock!.pid} and granted) as held`;
+          if (!held!.held) {
+            lockLost = true;
+            throw new Error('the forwarder lost the connection that held its lock');
+          }
           try {
             options.onPass?.(await this.pass());
           } catch (error) {
@@ -73,7 +85,7 @@ export class Forwarder {
         }
         return true;
       } finally {
-        await session`select pg_advisory_unlock(${FORWARDER_LOCK})`.catch(() => undefined);
+        if (!lockLost) await session`select pg_advisory_unlock(${FORWARDER_LOCK})`.catch(() => undefined);
       }
     } finally {
       session.release();

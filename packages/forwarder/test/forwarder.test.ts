@@ -154,3 +154,17 @@ test('one forwarder per database runs at a time', async () => {
   stop = true;
   expect(await running).toBe(true);
 });
+
+test('a forwarder whose lock connection dies stops rather than publish beside another', async () => {
+  const own = connect(db.url, { max: 3, applicationName: 'forwarder under test' });
+  const running = new Forwarder({ connection: () => own, models: [models.Customer], publisher: collector() }).run({ intervalMs: 20, shouldStop: () => false });
+  running.catch(() => undefined);
+  await new Promise((done) => setTimeout(done, 100));
+
+  const killed = await sql`select pg_terminate_backend(l.pid) from pg_locks l join pg_stat_activity a using (pid)
+                            where l.locktype = 'advisory' and a.application_name = 'forwarder under test' and a.datname = current_database()`;
+
+  expect(killed).toHaveLength(1);
+  await expect(running).rejects.toThrow('the forwarder lost the connection that held its lock');
+  await own.end({ timeout: 0 });
+});
