@@ -1,4 +1,5 @@
 import { connect, type Sql } from './connect';
+import { countFromEnv } from './env';
 import { targetFromEnv } from './iam';
 
 let shared: Sql | undefined;
@@ -11,12 +12,12 @@ let shared: Sql | undefined;
 export function sharedConnection(): Sql {
   shared ??= connect(targetFromEnv(), {
     // DB_POOL_MAX: the dev server runs every handler in one process, serving requests side by side.
-    max: Number(process.env.DB_POOL_MAX ?? 1),
+    max: countFromEnv('DB_POOL_MAX', 'connections', 1, 1),
     idleTimeout: 300,
     applicationName: 'datastore-pg handler',
     // Well below the Lambda timeout (28 s), so a stuck statement ends as a retryable error, not a killed
     // container, even when it is the last attempt of the handler's retries (DB_RETRY_BUDGET_MS, 18 s).
-    statementTimeoutMs: Number(process.env.DB_STATEMENT_TIMEOUT_MS ?? 8000),
+    statementTimeoutMs: countFromEnv('DB_STATEMENT_TIMEOUT_MS', 'milliseconds', 8000, 1),
   });
   return shared;
 }

@@ -2,7 +2,7 @@
 // aws-amplify v6 DataStore retries only network failures (its HTTP layer) and hands any GraphQL error,
 // Unavailable included, to errorHandler and dequeues the mutation; the next sync then overwrites the
 // device's edit (design.md §6).
-import { isConnectionLost } from '@datastore-pg/db';
+import { countFromEnv, isConnectionLost } from '@datastore-pg/db';
 import { isTransient } from './errors';
 
 /**
@@ -20,13 +20,7 @@ const MAX_DELAY_MS = 1_000;
 
 /** DB_RETRY_BUDGET_MS (milliseconds, 0 turns retries off), or the default; a clear error otherwise. */
 export function retryBudgetFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.DB_RETRY_BUDGET_MS;
-  if (text === undefined) return DEFAULT_RETRY_BUDGET_MS;
-  const budget = Number(text);
-  if (text.trim() === '' || !Number.isFinite(budget) || budget < 0) {
-    throw new Error(`DB_RETRY_BUDGET_MS must be a number of milliseconds (0 or more), not ${JSON.stringify(text)}`);
-  }
-  return budget;
+  return countFromEnv('DB_RETRY_BUDGET_MS', 'milliseconds', DEFAULT_RETRY_BUDGET_MS, 0, env);
 }
 
 export interface RetryPolicy {
