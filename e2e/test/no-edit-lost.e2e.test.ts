@@ -274,3 +274,22 @@ test('under OPTIMISTIC_CONCURRENCY (Customer) the default handler drops a stale 
     base_version: 1, server_version: 2, new_version: null, writer: 'user:tech-b', server_writer: null,
   }]);
 });
+
+test('an edit queued behind a create whose answer differs from what was sent (no _version) still lands', async () => {
+  // 1. offline, the phone creates a part priced 9.999 (the create is the outbox head, in flight) and
+  // then counts 2 out of its 10 (queued apart)  2. online: the server stores 10.00 (numeric(12,2)), so the
+  // answer differs from what was sent and DataStore hands no _version to the queued edit  3. the edit
+  // arrives without _version; under MERGE it builds on the phone's own create: 8, not refused and dropped.
+  const phone = await device('tech-a');
+  await phone.call('network', { online: false });
+  const created = await phone.call<Item>('save', { model: 'Part', fields: { sku: `SKU-${randomUUID()}`, description: 'Gasket', quantityOnHand: 10, unitPrice: 9.999 } });
+  await phone.event((e) => e.event === 'unreachable' && e.operation === 'createPart');
+  await phone.call('update', { model: 'Part', id: created.id, fields: { quantityOnHand: 8 } });
+
+  await phone.call('network', { online: true });
+  await phone.synced(40_000);
+
+  expect(await part(created.id)).toEqual([{ quantity_on_hand: 8, _version: 2 }]);
+  // Sent without _version, and answered without an error.
+  expect(exchanges(phone, 'updatePart', created.id).map((x) => [x.input._version, x.errorType])).toEqual([[undefined, null]]);
+});
