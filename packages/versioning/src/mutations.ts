@@ -357,10 +357,6 @@ function idArg(runtime: ModelRuntime, id: unknown): string {
  */
 function baseVersionArg(runtime: ModelRuntime, version: unknown): number {
   if ((version === null || version === undefined) && runtime.model.conflictHandler === 'MERGE') return 0;
-  return versionArg(version);
-}
-
-function versionArg(version: unknown): number {
   if (!Number.isSafeInteger(version) || (version as number) < 1) throw invalid('_version is required: the version this change is based on');
   return version as number;
 }
