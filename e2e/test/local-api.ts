@@ -18,27 +18,29 @@ export interface LocalApi {
 }
 
 export function useLocalApi(name: string): LocalApi {
-  const db = useTestDatabase();
-  const credentials = newDevCredentials();
-  const modelsDir = join(__dirname, '../../.data', `e2e-models-${process.pid}-${name}`);
   let server: LocalAppSync | undefined;
   const devices: Device[] = [];
+  const modelsDir = join(__dirname, '../../.data', `e2e-models-${process.pid}-${name}`);
+  // Declared before the database's hooks, so it runs before the database is dropped (Jest runs
+  // afterAll hooks in the order they were declared): the forwarder stops while its database is there.
+  afterAll(async () => {
+    await server?.close();
+    await closeSharedConnection();
+    rmSync(modelsDir, { recursive: true, force: true });
+  });
+  const db = useTestDatabase();
+  const credentials = newDevCredentials();
 
   beforeAll(async () => {
     mkdirSync(modelsDir, { recursive: true });
     await writeClientModels(modelsDir);
     process.env.DATABASE_URL = db.url;
-    server = await startLocalAppSync({ credentials });
+    // Every writer's changes reach the devices live, as on `npm run dev`.
+    server = await startLocalAppSync({ credentials, live: { databaseUrl: db.url, intervalMs: 100 } });
   }, 60_000);
 
   afterEach(async () => {
     await Promise.all(devices.splice(0).map((d) => d.close()));
-  });
-
-  afterAll(async () => {
-    await server?.close();
-    await closeSharedConnection();
-    rmSync(modelsDir, { recursive: true, force: true });
   });
 
   return {

@@ -1,8 +1,9 @@
 // Checks what `sls package` produced, before anything is deployed: the wiring is complete and points at
-// things that exist, the template holds no secret, and every function is small enough.
+// things that exist, the forwarder is scheduled and may call only the publish mutations, the template
+// holds no secret, and every function is small enough.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderAppSyncSchema, renderWiring, type ModelMeta } from '@datastore-pg/schema';
+import { LIVE_OPERATIONS, publishField, renderAppSyncSchema, renderWiring, type ModelMeta } from '@datastore-pg/schema';
 
 const MAX_FUNCTION_ZIP_BYTES = 1024 * 1024;
 
@@ -42,9 +43,57 @@ export function checkTemplate(template: Template, models: readonly ModelMeta[]):
   const [schema] = ofType('AWS::AppSync::GraphQLSchema');
   if (!schema || schema[1].Properties?.Definition !== renderAppSyncSchema(models)) problems.push('the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)');
 
+  problems.push(...checkForwarder(template, models));
   problems.push(...findSecrets(JSON.stringify(template)).map((what) => `the template ${what}`));
   problems.push(...splitDynamicReferences(template).map((ref) => `the template splits ${ref}, which CloudFormation splits before resolving it (use a parameter of type AWS::SSM::Parameter::Value<List<...>>)`));
   return problems;
+}
+
+export const FORWARDER_HANDLER = 'services/forwarder/handler.handler';
+/** The only AppSync fields the forwarder's role may call: every publish<Op><Model> mutation. */
+export const PUBLISH_FIELDS_ARN = '${GraphQlApi.Arn}/types/Mutation/fields/publish*';
+
+/**
+ * The forwarder: a function on a schedule, told the API's URL, whose role may call the publish
+ * mutations and nothing else of the API, and no other role in the stack may call them (a device's
+ * Lambda that could publish could send any item to any subscriber).
+ */
+function checkForwarder(template: Template, models: readonly ModelMeta[]): string[] {
+  const problems: string[] = [];
+  const resources = template.Resources;
+  const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+  const [name, fn] = functions.find(([, r]) => r.Properties?.Handler === FORWARDER_HANDLER) ?? [];
+  if (!name || !fn) return [`no function runs ${FORWARDER_HANDLER}: changes by other writers would not reach devices`];
+
+  const scheduled = Object.values(resources).some((r) => r.Type === 'AWS::Events::Rule' && typeof r.Properties?.ScheduleExpression === 'string'
+    && JSON.stringify(r.Properties?.Targets ?? []).includes(JSON.stringify({ 'Fn::GetAtt': [name, 'Arn'] })));
+  if (!scheduled) problems.push(`function ${name} (the forwarder) is not started by a schedule`);
+  const url = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.APPSYNC_URL;
+  if (JSON.stringify(url) !== JSON.stringify({ 'Fn::GetAtt': ['GraphQlApi', 'GraphQLUrl'] })) problems.push(`function ${name} (the forwarder) is not given the API's URL as APPSYNC_URL`);
+
+  const forwarderRole = (fn.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+  for (const [roleName, role] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Role')) {
+    const grants = appSyncGrants(role);
+    if (roleName === forwarderRole) {
+      if (grants.length === 0) problems.push(`role ${roleName} (the forwarder's) may not call the publish mutations`);
+      for (const grant of grants) if (grant !== JSON.stringify({ 'Fn::Sub': PUBLISH_FIELDS_ARN })) problems.push(`role ${roleName} (the forwarder's) may call AppSync beyond the publish mutations: ${grant}`);
+    } else if (grants.length > 0) {
+      problems.push(`role ${roleName} may call AppSync (only the forwarder's role may, and only the publish mutations)`);
+    }
+  }
+  // The policy names the publish fields by their prefix: no other mutation may share it.
+  const publishFields = new Set(models.flatMap((m) => LIVE_OPERATIONS.map((op) => publishField(m, op))));
+  const mutations = renderAppSyncSchema(models).split('type Mutation {')[1]?.split('}')[0] ?? '';
+  for (const field of mutations.matchAll(/^\s+(publish\w*)\(/gm)) if (!publishFields.has(field[1]!)) problems.push(`Mutation.${field[1]} is not a publish mutation but the forwarder's role may call it`);
+  return problems;
+}
+
+/** The resources of every statement in a role's inline policies that allows appsync:GraphQL (or appsync:*), as JSON. */
+function appSyncGrants(role: Resource): string[] {
+  const policies = (role.Properties?.Policies ?? []) as { PolicyDocument?: { Statement?: { Effect?: string; Action?: unknown; Resource?: unknown }[] } }[];
+  return policies.flatMap((p) => p.PolicyDocument?.Statement ?? [])
+    .filter((st) => st.Effect === 'Allow' && [st.Action].flat().some((a) => a === 'appsync:GraphQL' || a === 'appsync:*' || a === '*'))
+    .flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r)));
 }
 
 /** Fn::Split over a {{resolve:...}} string: CloudFormation splits the placeholder text, not the value. */

@@ -33,6 +33,16 @@ export interface PassReport {
   published: Record<string, number>;
 }
 
+export interface RunOptions {
+  intervalMs: number;
+  shouldStop: () => boolean;
+  /** How long to wait for another forwarder to let go of the lock; 0 (the default) gives up at once. */
+  waitForLockMs?: number;
+  onPass?: (report: PassReport) => void;
+  /** A pass that failed (the next starts again from the stored positions). */
+  onError?: (error: unknown) => void;
+}
+
 /** An advisory lock key of its own: one forwarder per database publishes at a time. */
 const FORWARDER_LOCK = 7_470_100_321;
 
@@ -43,6 +53,18 @@ export class Forwarder {
 
   constructor(private readonly options: ForwarderOptions) {}
 
+  /**
+   * Gives every model without a position one: now. A forwarder seen for the first time starts there
+   * (devices have synced what came before); the first pass does it too, this only does it sooner.
+   */
+  async initialize(): Promise<void> {
+    const sql = this.options.connection();
+    for (const model of this.options.models) {
+      await sql`insert into versioning.forwarder_positions (base_table, published_through)
+                values (to_regclass(${model.table}), versioning.sync_watermark()) on conflict do nothing`;
+    }
+  }
+
   /** One pass over every model: publishes what changed since its position, then moves the position. */
   async pass(): Promise<PassReport> {
     const published: Record<string, number> = {};
@@ -51,17 +73,25 @@ export class Forwarder {
   }
 
   /**
-   * Passes every intervalMs until shouldStop() says so, holding an advisory lock so that a second
-   * forwarder on the same database (a Lambda started while the last one still runs) waits its turn:
-   * returns false at once if another holds it. Rejects when the connection holding the lock is lost.
+   * Passes every intervalMs until shouldStop() says so, holding an advisory lock so that one forwarder
+   * per database publishes at a time (two side by side could reorder an item's versions). Waits up to
+   * waitForLockMs for a forwarder still running to let go (the scheduled Lambda's hand-over), then
+   * returns false without passing. Rejects when the connection holding the lock is lost.
    */
-  async run(options: { intervalMs: number; shouldStop: () => boolean; onPass?: (report: PassReport) => void; onError?: (error: unknown) => void }): Promise<boolean> {
+  async run(options: RunOptions): Promise<boolean> {
     const sql = this.options.connection();
     const session = await sql.reserve();
     let lockLost = false;
+    const giveUpAt = Date.now() + (options.waitForLockMs ?? 0);
+    const tryLock = async () => (await session<{ locked: boolean; pid: number }[]>`
+      select pg_try_advisory_lock(${FORWARDER_LOCK}) as locked, pg_backend_pid() as pid`)[0]!;
     try {
-      const [lock] = await session<{ locked: boolean; pid: number }[]>`select pg_try_advisory_lock(${FORWARDER_LOCK}) as locked, pg_backend_pid() as pid`;
-      if (!lock!.locked) return false;
+      let lock = await tryLock();
+      while (!lock.locked) {
+        if (Date.now() >= giveUpAt || options.shouldStop()) return false;
+        await sleep(options.intervalMs);
+        lock = await tryLock();
+      }
       try {
         while (!options.shouldStop()) {
           const started = Date.now();
@@ -70,7 +100,7 @@ export class Forwarder {
           // the pool: postgres.js throws from a timer, out of reach of any catch, when a query is sent down
           // a reserved connection whose socket is gone.
           const [held] = await sql<{ held: boolean }[]>`
-            select exists (select from pg_locks where locktype = 'advisory' and pid = ${lock!.pid} and granted) as held`;
+            select exists (select from pg_locks where locktype = 'advisory' and pid = ${lock.pid} and granted) as held`;
           if (!held!.held) {
             lockLost = true;
             throw new Error('the forwarder lost the connection that held its lock');
@@ -81,7 +111,7 @@ export class Forwarder {
             options.onError?.(error); // the next pass starts again from the stored positions
           }
           const rest = options.intervalMs - (Date.now() - started);
-          if (rest > 0 && !options.shouldStop()) await new Promise((done) => setTimeout(done, rest));
+          if (rest > 0 && !options.shouldStop()) await sleep(rest);
         }
         return true;
       } finally {
@@ -98,9 +128,7 @@ export class Forwarder {
     const [position] = await sql<{ published_through: number }[]>`
       select published_through from versioning.forwarder_positions where base_table = to_regclass(${model.table})`;
     if (!position) {
-      // A forwarder seen for the first time starts from now: devices already synced what came before.
-      await sql`insert into versioning.forwarder_positions (base_table, published_through)
-                values (to_regclass(${model.table}), versioning.sync_watermark()) on conflict do nothing`;
+      await this.initialize();
       return 0;
     }
     let count = 0;
@@ -130,3 +158,5 @@ export class Forwarder {
     return runtime;
   }
 }
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));

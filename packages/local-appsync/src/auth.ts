@@ -49,12 +49,7 @@ export function authenticate(headers: Record<string, unknown>, credentials: DevC
   }
   const authorization = header('authorization');
   if (!authorization) throw new AuthError('no credentials');
-  if (authorization.startsWith('AWS4-HMAC-SHA256')) {
-    return {
-      mode: 'AWS_IAM',
-      identity: { accountId: '000000000000', userArn: 'arn:aws:iam::000000000000:user/local', username: 'local', sourceIp: [sourceIp], cognitoIdentityPoolId: null, cognitoIdentityId: null },
-    };
-  }
+  if (authorization.startsWith('AWS4-HMAC-SHA256')) return iamCaller(sourceIp);
   const claims = verifyJwt(authorization.replace(/^Bearer /, ''), credentials.jwtSecret);
   const groups = Array.isArray(claims['cognito:groups']) ? claims['cognito:groups'] : null;
   return {
@@ -68,6 +63,14 @@ export function authenticate(headers: Record<string, unknown>, credentials: DevC
       defaultAuthStrategy: 'ALLOW',
       groups,
     },
+  };
+}
+
+/** An IAM principal of this machine's stand-in account, as AppSync puts one in ctx.identity. */
+export function iamCaller(sourceIp = '127.0.0.1'): Caller {
+  return {
+    mode: 'AWS_IAM',
+    identity: { accountId: '000000000000', userArn: 'arn:aws:iam::000000000000:user/local', username: 'local', sourceIp: [sourceIp], cognitoIdentityPoolId: null, cognitoIdentityId: null },
   };
 }
 

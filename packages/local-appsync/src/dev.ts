@@ -1,5 +1,6 @@
 // npm run dev: the whole API on this machine. Embedded PostgreSQL (or DATABASE_URL), migrations, a small
-// seed, the local AppSync endpoint, the purge on a timer; Ctrl-C stops all of it.
+// seed, the local AppSync endpoint, the forwarder (every writer's changes, live to subscribers), the
+// purge on a timer; Ctrl-C stops all of it.
 //   npm run dev -- [--port 20002] [--lan] [--tls-cert cert.pem --tls-key key.pem] [--data dev-postgres]
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
@@ -52,7 +53,10 @@ async function main(): Promise<void> {
     process.env.DB_POOL_MAX ??= '10';
     const credentials = loadDevCredentials();
     const tls = values['tls-cert'] && values['tls-key'] ? { cert: readFileSync(values['tls-cert'], 'utf8'), key: readFileSync(values['tls-key'], 'utf8') } : undefined;
-    server = await startLocalAppSync({ credentials, port: Number(values.port), host: values.lan ? '0.0.0.0' : '127.0.0.1', tls });
+    server = await startLocalAppSync({
+      credentials, port: Number(values.port), host: values.lan ? '0.0.0.0' : '127.0.0.1', tls,
+      live: { databaseUrl, onError: (error) => log(`forwarder: ${error instanceof Error ? error.message : String(error)}`) },
+    });
     // pg_cron is not in embedded Postgres: purge here, as the schedule would.
     purge = setInterval(() => void admin`call versioning.purge()`.catch((error: Error) => log(`purge failed: ${error.message}`)), PURGE_EVERY_MS);
 
@@ -61,7 +65,7 @@ async function main(): Promise<void> {
 datastore-pg is serving the API locally.
 
   GraphQL   ${server.url}${lanUrls.map((u) => `\n            ${u}`).join('')}
-  Realtime  ${server.realtimeUrl}
+  Realtime  ${server.realtimeUrl}  (every writer's changes, SQL included, within about a second)
   API key   ${credentials.apiKey}
 
 Point an Amplify app at it (Amplify.configure):

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { parse } from 'graphql';
 import { createLocalApi, toAppSyncResponse, type LocalApi } from './api';
 import { authenticate, type DevCredentials } from './auth';
+import { startLocalForwarder, type LiveOptions } from './live';
 import { createRealtime, type Realtime } from './realtime';
 
 const MAX_BODY_BYTES = 1024 * 1024; // AppSync's request size limit
@@ -17,6 +18,8 @@ export interface LocalAppSyncOptions {
   tls?: { key: string; cert: string };
   keepAliveMs?: number;
   root?: string;
+  /** Forward every writer's changes to subscribers (the stack's forwarder, in-process). */
+  live?: LiveOptions;
 }
 
 export interface LocalAppSync {
@@ -38,6 +41,7 @@ export async function startLocalAppSync(options: LocalAppSyncOptions): Promise<L
     else socket.destroy();
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const forwarder = options.live ? await startLocalForwarder(api, options.live) : undefined;
   const { port } = server.address() as AddressInfo;
   const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
   const scheme = options.tls ? 'https' : 'http';
@@ -46,6 +50,7 @@ export async function startLocalAppSync(options: LocalAppSyncOptions): Promise<L
     realtimeUrl: `${options.tls ? 'wss' : 'ws'}://${host}:${port}/graphql/realtime`,
     api,
     async close() {
+      await forwarder?.stop();
       realtime.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

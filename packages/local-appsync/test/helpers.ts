@@ -1,26 +1,29 @@
 import { closeSharedConnection } from '@datastore-pg/db';
-import { useTestDatabase } from '@datastore-pg/testing';
+import { useTestDatabase, type TestDatabase } from '@datastore-pg/testing';
 import { WebSocket } from 'ws';
 import { newDevCredentials, signUserToken, startLocalAppSync, type LocalAppSync } from '../src';
 
 /** A local AppSync on its own test database, for one test file. */
-export function useLocalAppSync(): { readonly server: LocalAppSync; credentials: ReturnType<typeof newDevCredentials> } {
-  const db = useTestDatabase();
-  const credentials = newDevCredentials();
+export function useLocalAppSync(): { readonly server: LocalAppSync; credentials: ReturnType<typeof newDevCredentials>; readonly db: TestDatabase } {
   let server: LocalAppSync | undefined;
-  beforeAll(async () => {
-    process.env.DATABASE_URL = db.url;
-    server = await startLocalAppSync({ credentials, keepAliveMs: 200 });
-  });
+  // Before the database's hooks: Jest runs afterAll hooks in declaration order, and the forwarder must
+  // stop while its database is still there.
   afterAll(async () => {
     await server?.close();
     await closeSharedConnection();
+  });
+  const db = useTestDatabase();
+  const credentials = newDevCredentials();
+  beforeAll(async () => {
+    process.env.DATABASE_URL = db.url;
+    server = await startLocalAppSync({ credentials, keepAliveMs: 200, live: { databaseUrl: db.url, intervalMs: 50, onError: (e) => console.error('FWD', e), onPass: (r) => { if (Object.values(r.published).some(Boolean)) console.error('PASS', JSON.stringify(r)); } } });
   });
   return {
     get server() {
       return server!;
     },
     credentials,
+    db,
   };
 }
 

@@ -3,6 +3,8 @@
 // onCreate/onUpdate/onDelete<Model>, Model<Model>Connection, Model<Model>FilterInput,
 // Model<Model>ConditionInput, ModelSubscription<Model>FilterInput, Create/Update/Delete<Model>Input.
 // Relation fields are left out: DataStore selects only scalar fields and resolves relations on the device.
+// The subscriptions listen only to the forwarder's IAM-only publish<Op><Model> mutations (live.ts).
+import { LIVE_OPERATIONS, publishField } from './live';
 import type { AuthRule, FieldMeta, ModelMeta, ScalarName } from './model';
 
 /** AppSync's built-in scalars and directives, for tools that need the schema to stand alone. */
@@ -69,11 +71,15 @@ export function renderAppSyncSchema(models: readonly ModelMeta[]): string {
       `get${m.name}(id: ID!): ${m.name} ${authDirectives(m)}`,
       `sync${m.pluralName}(filter: Model${m.name}FilterInput, limit: Int, nextToken: String, lastSync: AWSTimestamp): Model${m.name}Connection ${authDirectives(m)}`,
     ])),
-    renderRoot('Mutation', models.flatMap((m) => (['create', 'update', 'delete'] as const).map((op) =>
-      `${op}${m.name}(input: ${capitalize(op)}${m.name}Input!, condition: Model${m.name}ConditionInput): ${m.name} ${authDirectives(m)}`))),
-    renderRoot('Subscription', models.flatMap((m) => (['create', 'update', 'delete'] as const).map((op) => {
+    renderRoot('Mutation', models.flatMap((m) => [
+      ...LIVE_OPERATIONS.map((op) =>
+        `${op}${m.name}(input: ${capitalize(op)}${m.name}Input!, condition: Model${m.name}ConditionInput): ${m.name} ${authDirectives(m)}`),
+      // The item as the forwarder read it (AWSJSON: one argument whatever the model's fields).
+      ...LIVE_OPERATIONS.map((op) => `${publishField(m, op)}(item: AWSJSON!): ${m.name} @aws_iam`),
+    ])),
+    renderRoot('Subscription', models.flatMap((m) => LIVE_OPERATIONS.map((op) => {
       const owner = m.auth.some((r) => r.allow === 'owner') ? ', owner: String' : '';
-      return `on${capitalize(op)}${m.name}(filter: ModelSubscription${m.name}FilterInput${owner}): ${m.name} @aws_subscribe(mutations: ["${op}${m.name}"]) ${authDirectives(m)}`;
+      return `on${capitalize(op)}${m.name}(filter: ModelSubscription${m.name}FilterInput${owner}): ${m.name} @aws_subscribe(mutations: ["${publishField(m, op)}"]) ${authDirectives(m)}`;
     }))),
   ];
   return `${blocks.join('\n\n')}\n`;
@@ -81,10 +87,12 @@ export function renderAppSyncSchema(models: readonly ModelMeta[]): string {
 
 function renderModelTypes(model: ModelMeta): string[] {
   const auth = authDirectives(model);
+  // The publish mutations return the model to an IAM caller (the forwarder), whatever the model's rules.
+  const itemAuth = auth.includes('@aws_iam') ? auth : `${auth} @aws_iam`;
   const writable = model.fields.filter((f) => !f.readOnly);
   const nonId = writable.filter((f) => f.name !== 'id');
   return [
-    block(`type ${model.name} ${auth}`, [
+    block(`type ${model.name} ${itemAuth}`, [
       ...model.fields.map((f) => `${f.name}: ${graphqlType(f)}`),
       // Carries only the related item's id and _deleted: all DataStore selects of it.
       ...model.relations.filter((r) => r.kind === 'belongsTo').map((r) => `${r.name}: ${r.model}`),

@@ -1,10 +1,12 @@
 // The per-model half of serverless.yml, derived from the models so that adding a model needs no YAML:
 // one Lambda per model, its AWS_LAMBDA data source, a resolver for every field DataStore calls, and
-// the subscription rules the subscription resolver enforces.
+// the subscription rules the subscription resolver enforces, and the forwarder's publish mutations.
+import { LIVE_OPERATIONS, publishField } from './live';
 import type { ModelMeta } from './model';
 
 export const INVOKE_RESOLVER = 'appsync/resolvers/invoke-model.js';
 export const SUBSCRIBE_RESOLVER = 'appsync/resolvers/subscribe.js';
+export const PUBLISH_RESOLVER = 'appsync/resolvers/publish.js';
 export const NONE_DATA_SOURCE = 'None';
 
 /** WorkOrder -> work-order: the handler's folder under services/. */
@@ -41,6 +43,9 @@ export function renderWiring(models: readonly ModelMeta[]) {
     resolvers[`Query.get${m.name}`] = invoke;
     resolvers[`Query.sync${m.pluralName}`] = invoke;
     for (const op of ['create', 'update', 'delete']) resolvers[`Mutation.${op}${m.name}`] = invoke;
+    for (const op of LIVE_OPERATIONS) {
+      resolvers[`Mutation.${publishField(m, op)}`] = { kind: 'UNIT', dataSource: NONE_DATA_SOURCE, code: PUBLISH_RESOLVER };
+    }
     for (const op of ['Create', 'Update', 'Delete']) {
       resolvers[`Subscription.on${op}${m.name}`] = { kind: 'UNIT', dataSource: NONE_DATA_SOURCE, code: SUBSCRIBE_RESOLVER };
     }

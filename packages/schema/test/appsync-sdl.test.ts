@@ -46,9 +46,17 @@ test('the selective-sync filter DataStore sends is a valid ModelXFilterInput', (
 });
 
 test('a model admits exactly the auth modes of its rules', () => {
-  expect(sdl).toContain('type WorkOrder @aws_cognito_user_pools {');
-  expect(sdl).toContain('type Customer @aws_api_key @aws_cognito_user_pools {');
-  expect(sdl).toMatch(/onCreateWorkOrder\(filter: ModelSubscriptionWorkOrderFilterInput, owner: String\): WorkOrder @aws_subscribe\(mutations: \["createWorkOrder"\]\) @aws_cognito_user_pools/);
+  // Types also admit IAM: the forwarder's publish mutations return them (no root field of theirs does).
+  expect(sdl).toContain('type WorkOrder @aws_cognito_user_pools @aws_iam {');
+  expect(sdl).toContain('type Customer @aws_api_key @aws_cognito_user_pools @aws_iam {');
+  expect(sdl).toContain('  syncWorkOrders(filter: ModelWorkOrderFilterInput, limit: Int, nextToken: String, lastSync: AWSTimestamp): ModelWorkOrderConnection @aws_cognito_user_pools\n');
+});
+
+test('subscriptions listen only to the forwarder\'s IAM-only publish mutations: one ordered path for every writer', () => {
+  expect(sdl).toMatch(/onCreateWorkOrder\(filter: ModelSubscriptionWorkOrderFilterInput, owner: String\): WorkOrder @aws_subscribe\(mutations: \["publishCreateWorkOrder"\]\) @aws_cognito_user_pools\n/);
+  expect(sdl).toMatch(/onDeleteSite\(filter: ModelSubscriptionSiteFilterInput\): Site @aws_subscribe\(mutations: \["publishDeleteSite"\]\)/);
+  expect(sdl).toContain('  publishUpdateWorkOrder(item: AWSJSON!): WorkOrder @aws_iam\n');
+  expect(sdl).not.toMatch(/aws_subscribe\(mutations: \["(create|update|delete)/);
 });
 
 test('inputs require what the model requires, except what the server sets', () => {
