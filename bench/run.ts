@@ -13,6 +13,7 @@ import { models } from '@datastore-pg/schema/models';
 import { startEmbeddedPostgres, type RunningPostgres } from '@datastore-pg/testing/embedded';
 import { modelResolver, toDataStoreError } from '@datastore-pg/versioning';
 import { readZip } from '../packages/deploy/src/zip';
+import { liveLatency } from './live';
 
 const ROOT = join(__dirname, '..');
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rows: { type: 'string' } } });
@@ -69,6 +70,9 @@ async function main(): Promise<void> {
     await concurrentWriters(sql);
     bundles();
     await purge(sql);
+    // Last: it adds and removes customers of its own, and runs the forwarder, which any change by the
+    // figures before it would reach.
+    await liveLatency(url, values.quick, record);
     console.log('\n| id | measure | result | target | |\n|---|---|---|---|---|');
     for (const r of results) console.log(`| ${r.id} | ${r.measure} | ${r.value} | ${r.target ?? '—'} | ${r.target === undefined ? '' : r.met ? 'met' : '**missed**'} |`);
   } finally {

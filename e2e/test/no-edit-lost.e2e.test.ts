@@ -4,7 +4,7 @@
 // what changed since its base, so the client never sees ConflictUnhandled for it (before MERGE, the
 // default handler failed on the partial input ten times and silently discarded the edit, design.md §6).
 // "Offline" is the device's network switch: its requests fail; its subscription socket stays open, so a
-// change another device makes through the API reaches it live unless it has a pending edit of that item.
+// change by any writer reaches it live (the forwarder) unless it has a pending edit of that item.
 import { randomUUID } from 'node:crypto';
 import type { Device, DeviceConfig, Item } from './devices';
 import { useLocalApi } from './local-api';
@@ -79,9 +79,10 @@ describe('(a) a site\'s address edited offline while its latitude changed: both 
 
   test('the latitude changed by plain SQL', async () => {
     // 1. the site (v1) is on the phone and the back office's device  2. the phone goes offline and edits
-    // the address  3. the ERP moves the pin by SQL (v2; no subscription carries it)  4. the phone
-    // reconnects: merged (v3)  5. the phone has the ERP's latitude from its own answer, the back office's
-    // device both edits from the phone's update; nothing is in the conflict log.
+    // the address  3. the ERP moves the pin by SQL (v2; the forwarder carries it live, and the phone,
+    // holding an edit of the site, leaves it aside)  4. the phone reconnects: merged (v3)  5. the phone
+    // has the ERP's latitude from its own answer, the back office's device both edits; nothing is in the
+    // conflict log.
     const id = await insertSite({ address: '1 River Rd', latitude: 51.5 });
     const [phone, office] = await Promise.all([device('tech-a'), device('office', ['Dispatchers'])]);
     await phone.call('network', { online: false });

@@ -22,6 +22,8 @@ export interface Publisher {
 
 export interface ForwarderOptions {
   connection: () => Sql;
+  /** Opens a pool of one connection for run()'s single-flight lock (run() closes it); pass() needs none. */
+  lockConnection?: () => Sql;
   models: readonly ModelMeta[];
   publisher: Publisher;
   /** Items read per page of a window (a sync's limit). */
@@ -79,11 +81,15 @@ export class Forwarder {
    * returns false without passing. Rejects when the connection holding the lock is lost.
    */
   async run(options: RunOptions): Promise<boolean> {
+    if (!this.options.lockConnection) throw new Error('Forwarder.run needs a lockConnection');
     const sql = this.options.connection();
-    const session = await sql.reserve();
-    let lockLost = false;
+    // The lock lives with its session, on a connection of its own that nothing else uses and that is
+    // closed when the run ends (which releases the lock whatever happened). Not a reserved connection of
+    // the pool: postgres.js throws from a timer, out of reach of any catch, when a query is sent down a
+    // reserved connection whose socket is gone; a pool reconnects instead.
+    const lockSql = this.options.lockConnection();
     const giveUpAt = Date.now() + (options.waitForLockMs ?? 0);
-    const tryLock = async () => (await session<{ locked: boolean; pid: number }[]>`
+    const tryLock = async () => (await lockSql<{ locked: boolean; pid: number }[]>`
       select pg_try_advisory_lock(${FORWARDER_LOCK}) as locked, pg_backend_pid() as pid`)[0]!;
     try {
       let lock = await tryLock();
@@ -92,33 +98,27 @@ export class Forwarder {
         await sleep(options.intervalMs);
         lock = await tryLock();
       }
-      try {
-        while (!options.shouldStop()) {
-          const started = Date.now();
-          // The lock lives with its session. If that connection died, another forwarder may hold the lock
-          // by now, and two publishing side by side could reorder an item's versions: stop. Checked through
-          // the pool: postgres.js throws from a timer, out of reach of any catch, when a query is sent down
-          // a reserved connection whose socket is gone.
-          const [held] = await sql<{ held: boolean }[]>`
-            select exists (select from pg_locks where locktype = 'advisory' and pid = ${lock.pid} and granted) as held`;
-          if (!held!.held) {
-            lockLost = true;
-            throw new Error('the forwarder lost the connection that held its lock');
-          }
-          try {
-            options.onPass?.(await this.pass());
-          } catch (error) {
-            options.onError?.(error); // the next pass starts again from the stored positions
-          }
-          const rest = options.intervalMs - (Date.now() - started);
-          if (rest > 0 && !options.shouldStop()) await sleep(rest);
+      while (!options.shouldStop()) {
+        const started = Date.now();
+        // If the lock's connection died, another forwarder may hold the lock by now, and two publishing
+        // side by side could reorder an item's versions: stop.
+        const [held] = await sql<{ held: boolean }[]>`
+          select exists (select from pg_locks where locktype = 'advisory' and pid = ${lock.pid} and granted) as held`;
+        if (!held!.held) throw new Error('the forwarder lost the connection that held its lock');
+        try {
+          const report = await this.pass(); // not inside onPass?.(...): that skips its argument when onPass is absent
+          options.onPass?.(report);
+        } catch (error) {
+          options.onError?.(error); // the next pass starts again from the stored positions
         }
-        return true;
-      } finally {
-        if (!lockLost) await session`select pg_advisory_unlock(${FORWARDER_LOCK})`.catch(() => undefined);
+        const rest = options.intervalMs - (Date.now() - started);
+        if (rest > 0 && !options.shouldStop()) await sleep(rest);
       }
+      // Released now rather than when the connection closes: the next forwarder waiting takes over sooner.
+      await lockSql`select pg_advisory_unlock(${FORWARDER_LOCK})`;
+      return true;
     } finally {
-      session.release();
+      await lockSql.end({ timeout: 0 }).catch(() => undefined);
     }
   }
 

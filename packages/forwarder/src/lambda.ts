@@ -28,15 +28,17 @@ function containerForwarder(): Forwarder {
   const appSyncUrl = process.env.APPSYNC_URL;
   const region = process.env.AWS_REGION;
   if (!appSyncUrl || !region) throw new Error('the forwarder needs APPSYNC_URL and AWS_REGION');
-  // Three connections: the one holding the lock, one for the passes, one spare for the lock check.
-  sql ??= connect(targetFromEnv(), {
-    max: 3,
-    idleTimeout: 300,
-    applicationName: 'datastore-pg forwarder',
-    statementTimeoutMs: countFromEnv('DB_STATEMENT_TIMEOUT_MS', 'milliseconds', 8000, 1),
-  });
+  const options = { applicationName: 'datastore-pg forwarder', statementTimeoutMs: countFromEnv('DB_STATEMENT_TIMEOUT_MS', 'milliseconds', 8000, 1) };
+  // Kept by the container between invocations; the lock's connection is opened by each run and closed
+  // at its end (through RDS Proxy it is pinned: session state).
+  sql ??= connect(targetFromEnv(), { ...options, max: 2, idleTimeout: 300 });
   const connection = sql;
-  forwarder ??= new Forwarder({ connection: () => connection, models: Object.values(models), publisher: graphqlPublisher(appSyncTransport({ url: appSyncUrl, region })) });
+  forwarder ??= new Forwarder({
+    connection: () => connection,
+    lockConnection: () => connect(targetFromEnv(), { ...options, max: 1 }),
+    models: Object.values(models),
+    publisher: graphqlPublisher(appSyncTransport({ url: appSyncUrl, region })),
+  });
   return forwarder;
 }
 

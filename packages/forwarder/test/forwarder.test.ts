@@ -143,12 +143,13 @@ test('for one item, a version is never published after a newer one', async () =>
 });
 
 test('one forwarder per database runs at a time', async () => {
-  const first = new Forwarder({ connection: () => sql, models: [models.Customer], publisher: collector() });
+  const lockConnection = () => connect(db.url, { max: 1 });
+  const first = new Forwarder({ connection: () => sql, lockConnection, models: [models.Customer], publisher: collector() });
   let stop = false;
   const running = first.run({ intervalMs: 20, shouldStop: () => stop });
   await new Promise((done) => setTimeout(done, 100));
 
-  const second = await new Forwarder({ connection: () => sql, models: [models.Customer], publisher: collector() }).run({ intervalMs: 20, shouldStop: () => false });
+  const second = await new Forwarder({ connection: () => sql, lockConnection, models: [models.Customer], publisher: collector() }).run({ intervalMs: 20, shouldStop: () => false });
 
   expect(second).toBe(false);
   stop = true;
@@ -156,8 +157,12 @@ test('one forwarder per database runs at a time', async () => {
 });
 
 test('a forwarder whose lock connection dies stops rather than publish beside another', async () => {
-  const own = connect(db.url, { max: 3, applicationName: 'forwarder under test' });
-  const running = new Forwarder({ connection: () => own, models: [models.Customer], publisher: collector() }).run({ intervalMs: 20, shouldStop: () => false });
+  const running = new Forwarder({
+    connection: () => sql,
+    lockConnection: () => connect(db.url, { max: 1, applicationName: 'forwarder under test' }),
+    models: [models.Customer],
+    publisher: collector(),
+  }).run({ intervalMs: 20, shouldStop: () => false });
   running.catch(() => undefined);
   await new Promise((done) => setTimeout(done, 100));
 
@@ -166,5 +171,19 @@ test('a forwarder whose lock connection dies stops rather than publish beside an
 
   expect(killed).toHaveLength(1);
   await expect(running).rejects.toThrow('the forwarder lost the connection that held its lock');
-  await own.end({ timeout: 0 });
+});
+
+test('run() forwards with no callbacks given', async () => {
+  // The pass must not hang on onPass being there (an optional call skips evaluating its argument).
+  const publisher = collector();
+  await forwarderWith(publisher, [models.Customer]);
+  let stop = false;
+  const running = new Forwarder({ connection: () => sql, lockConnection: () => connect(db.url, { max: 1 }), models: [models.Customer], publisher }).run({ intervalMs: 20, shouldStop: () => stop });
+  const [customer] = await sql<{ id: string }[]>`insert into customers (name) values ('Forwarded by run') returning id`;
+
+  for (let waited = 0; !publisher.items.some(({ item }) => item.id === customer!.id) && waited < 5000; waited += 20) await new Promise((done) => setTimeout(done, 20));
+  stop = true;
+
+  expect(await running).toBe(true);
+  expect(publisher.items.map(({ item }) => item.id)).toContain(customer!.id);
 });

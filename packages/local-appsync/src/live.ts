@@ -40,8 +40,14 @@ export function localTransport(api: LocalApi): GraphQLTransport {
  * dev server on the same database) it waits its turn; when its connection is lost it starts again.
  */
 export async function startLocalForwarder(api: LocalApi, options: LiveOptions): Promise<LocalForwarder> {
-  const sql: Sql = connect(options.databaseUrl, { max: 3, applicationName: 'datastore-pg forwarder' });
-  const forwarder = new Forwarder({ connection: () => sql, models: Object.values(models), publisher: graphqlPublisher(localTransport(api)) });
+  const applicationName = 'datastore-pg forwarder';
+  const sql: Sql = connect(options.databaseUrl, { max: 2, applicationName });
+  const forwarder = new Forwarder({
+    connection: () => sql,
+    lockConnection: () => connect(options.databaseUrl, { max: 1, applicationName }),
+    models: Object.values(models),
+    publisher: graphqlPublisher(localTransport(api)),
+  });
   // Positions first, so that every change after the endpoint is up reaches its subscribers.
   await forwarder.initialize().catch(async (error: unknown) => {
     await sql.end({ timeout: 1 });

@@ -16,7 +16,7 @@ export function useLocalAppSync(): { readonly server: LocalAppSync; credentials:
   const credentials = newDevCredentials();
   beforeAll(async () => {
     process.env.DATABASE_URL = db.url;
-    server = await startLocalAppSync({ credentials, keepAliveMs: 200, live: { databaseUrl: db.url, intervalMs: 50, onError: (e) => console.error('FWD', e), onPass: (r) => { if (Object.values(r.published).some(Boolean)) console.error('PASS', JSON.stringify(r)); } } });
+    server = await startLocalAppSync({ credentials, keepAliveMs: 200, live: { databaseUrl: db.url, intervalMs: 50 } });
   });
   return {
     get server() {
