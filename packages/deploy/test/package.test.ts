@@ -2,9 +2,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { newDevCredentials, startLocalAppSync } from '@datastore-pg/local-appsync';
 import { parseModels } from '@datastore-pg/schema';
 import { useTestDatabase } from '@datastore-pg/testing';
-import { checkTemplate, findSecrets, readTemplate, type Template } from '../src/check-package';
+import { checkTemplate, findSecrets, PUBLISH_FIELDS_ARN, readTemplate, type Template } from '../src/check-package';
 import { packageStage } from '../src/package-cli';
 import { readZip } from '../src/zip';
 
@@ -59,7 +60,65 @@ test('a packaged function is self-contained: run from its zip, it serves a sync'
   expect(result).toEqual({ data: { items: [], nextToken: null, startedAt: expect.any(Number) } });
 });
 
+test('the forwarder: on a schedule, told the API\'s URL, its own role may call the publish mutations and nothing else', () => {
+  const resources = packaged.prod!.template.Resources;
+  const fn = resources.ForwarderLambdaFunction!.Properties!;
+  expect(fn).toMatchObject({ Handler: 'services/forwarder/handler.handler', Timeout: 90, ReservedConcurrentExecutions: 2, Role: { 'Fn::GetAtt': ['ForwarderRole', 'Arn'] } });
+  expect(resources.ForwarderEventsRuleSchedule1!.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+  const statements = (resources.ForwarderRole!.Properties!.Policies as { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }[])[0]!.PolicyDocument.Statement;
+  expect(statements.filter((st) => JSON.stringify(st.Action).includes('appsync'))).toEqual([
+    expect.objectContaining({ Action: 'appsync:GraphQL', Resource: { 'Fn::Sub': PUBLISH_FIELDS_ARN } }),
+  ]);
+  // The model functions' role has no AppSync permission at all.
+  expect(JSON.stringify(resources.IamRoleLambdaExecution)).not.toContain('appsync');
+});
+
+test('the packaged forwarder, run from its zip, publishes an SQL change through AppSync\'s protocol with SigV4', async () => {
+  // The local endpoint stands in for AppSync (it takes a SigV4 header as an IAM caller); the bundle
+  // reaches the test database through DATABASE_URL instead of RDS Proxy, and signs with stand-in keys.
+  const dir = mkdtempSync(join(tmpdir(), 'dspg-forwarder-'));
+  const files = readZip(join(packaged.prod!.directory, 'forwarder.zip'));
+  expect([...files.keys()]).toEqual(['services/forwarder/handler.js']);
+  writeFileSync(join(dir, 'handler.js'), files.get('services/forwarder/handler.js')!);
+  const local = await startLocalAppSync({ credentials: newDevCredentials() });
+  const published: unknown[] = [];
+  local.api.onMutation((field, result) => field === 'publishCreateCustomer' && published.push(result));
+  Object.assign(process.env, { DATABASE_URL: db.url, APPSYNC_URL: local.url, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'stand-in', LOG_LEVEL: 'silent' });
+  try {
+    const { handler } = require(join(dir, 'handler.js')) as { handler: (event: unknown, context: unknown) => Promise<{ forwarded: boolean; published: number }> };
+    const running = handler({}, { getRemainingTimeInMillis: () => 13_000 }); // forwards for 3 s
+    await new Promise((done) => setTimeout(done, 1000));
+    const [customer] = await db.sql<{ id: string }[]>`insert into customers (name) values ('Forwarded from the bundle') returning id`;
+
+    expect(await running).toEqual({ forwarded: true, published: 1, passes: expect.any(Number), failedPasses: 0 });
+    expect(published).toEqual([expect.objectContaining({ id: customer!.id, name: 'Forwarded from the bundle', _version: 1 })]);
+  } finally {
+    for (const name of ['APPSYNC_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) delete process.env[name];
+    await local.close();
+  }
+}, 30_000);
+
 describe('the template checks catch', () => {
+  test('a forwarder role that may call more of the API than the publish mutations', () => {
+    const template = clone();
+    const policy = (template.Resources.ForwarderRole!.Properties!.Policies as { PolicyDocument: { Statement: { Resource: unknown }[] } }[])[0]!;
+    policy.PolicyDocument.Statement[0]!.Resource = { 'Fn::Sub': '${GraphQlApi.Arn}/*' };
+    expect(checkTemplate(template, models)).toEqual(['role ForwarderRole (the forwarder\'s) may call AppSync beyond the publish mutations: {"Fn::Sub":"${GraphQlApi.Arn}/*"}']);
+  });
+
+  test('another role that may call AppSync', () => {
+    const template = clone();
+    const role = template.Resources.IamRoleLambdaExecution!.Properties!.Policies as { PolicyDocument: { Statement: unknown[] } }[];
+    role[0]!.PolicyDocument.Statement.push({ Effect: 'Allow', Action: ['appsync:GraphQL'], Resource: '*' });
+    expect(checkTemplate(template, models)).toEqual(['role IamRoleLambdaExecution may call AppSync (only the forwarder\'s role may, and only the publish mutations)']);
+  });
+
+  test('a forwarder that nothing starts', () => {
+    const template = clone();
+    delete template.Resources.ForwarderEventsRuleSchedule1;
+    expect(checkTemplate(template, models)).toEqual(['function ForwarderLambdaFunction (the forwarder) is not started by a schedule']);
+  });
+
   const clone = (): Template => JSON.parse(JSON.stringify(packaged.dev!.template)) as Template;
 
   test('a field DataStore calls without a resolver', () => {

@@ -37,7 +37,9 @@ function containerForwarder(): Forwarder {
     connection: () => connection,
     lockConnection: () => connect(targetFromEnv(), { ...options, max: 1 }),
     models: Object.values(models),
-    publisher: graphqlPublisher(appSyncTransport({ url: appSyncUrl, region })),
+    publisher: graphqlPublisher(appSyncTransport({ url: appSyncUrl, region }), {
+      onErrors: (errored) => log('error', 'AppSync answered a published change with errors', { ...errored }),
+    }),
   });
   return forwarder;
 }

@@ -46,7 +46,9 @@ export async function startLocalForwarder(api: LocalApi, options: LiveOptions): 
     connection: () => sql,
     lockConnection: () => connect(options.databaseUrl, { max: 1, applicationName }),
     models: Object.values(models),
-    publisher: graphqlPublisher(localTransport(api)),
+    publisher: graphqlPublisher(localTransport(api), {
+      onErrors: (errored) => options.onError?.(new Error(`the API answered ${errored.model} ${errored.id} v${errored.version} with errors: ${errored.errors}`)),
+    }),
   });
   // Positions first, so that every change after the endpoint is up reaches its subscribers.
   await forwarder.initialize().catch(async (error: unknown) => {

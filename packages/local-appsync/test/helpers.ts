@@ -4,8 +4,9 @@ import { WebSocket } from 'ws';
 import { newDevCredentials, signUserToken, startLocalAppSync, type LocalAppSync } from '../src';
 
 /** A local AppSync on its own test database, for one test file. */
-export function useLocalAppSync(): { readonly server: LocalAppSync; credentials: ReturnType<typeof newDevCredentials>; readonly db: TestDatabase } {
+export function useLocalAppSync(): { readonly server: LocalAppSync; credentials: ReturnType<typeof newDevCredentials>; readonly db: TestDatabase; forwarderErrors: unknown[] } {
   let server: LocalAppSync | undefined;
+  const forwarderErrors: unknown[] = [];
   // Before the database's hooks: Jest runs afterAll hooks in declaration order, and the forwarder must
   // stop while its database is still there.
   afterAll(async () => {
@@ -16,7 +17,7 @@ export function useLocalAppSync(): { readonly server: LocalAppSync; credentials:
   const credentials = newDevCredentials();
   beforeAll(async () => {
     process.env.DATABASE_URL = db.url;
-    server = await startLocalAppSync({ credentials, keepAliveMs: 200, live: { databaseUrl: db.url, intervalMs: 50 } });
+    server = await startLocalAppSync({ credentials, keepAliveMs: 200, live: { databaseUrl: db.url, intervalMs: 50, onError: (error) => forwarderErrors.push(error) } });
   });
   return {
     get server() {
@@ -24,6 +25,7 @@ export function useLocalAppSync(): { readonly server: LocalAppSync; credentials:
     },
     credentials,
     db,
+    forwarderErrors,
   };
 }
 

@@ -38,6 +38,16 @@ test('an insert, an update and a hard delete by plain SQL reach a subscriber, on
   client.close();
 });
 
+test('a change the API answers with errors (an invalid AWSEmail written by SQL) is reported, and later changes still flow', async () => {
+  const client = await subscriber('Create');
+  const [bad] = await local.db.sql<{ id: string }[]>`insert into customers (name, email) values ('Bad mail', 'not an email') returning id`;
+  const [good] = await local.db.sql<{ id: string }[]>`insert into customers (name, email) values ('Good mail', 'ops@example.com') returning id`;
+
+  expect(await client.next((m) => m.id === 'Create' && m.type === 'data' && m.payload.data.onCreateCustomer.id === good!.id)).toBeTruthy();
+  expect(local.forwarderErrors.map(String)).toContainEqual(expect.stringContaining(`the API answered Customer ${bad!.id} v1 with errors: Lambda:Unhandled: Invalid AWSEmail value`));
+  client.close();
+});
+
 test('a device mutation reaches other subscribers through the forwarder too (one ordered path)', async () => {
   const client = await subscriber('Update');
   const [customer] = await local.db.sql<{ id: string }[]>`insert into customers (name) values ('Acme') returning id`;
