@@ -31,6 +31,12 @@ export interface ConnectOptions {
   applicationName?: string;
   /** Cancels a statement that runs longer (the server's statement_timeout); unset: no limit. */
   statementTimeoutMs?: number;
+  /**
+   * false: skip postgres.js's lookup of array types on connect, for a connection that only reads
+   * scalars. That lookup's promise is held by nobody: a connection killed while it runs rejects it
+   * unhandled, which ends the Node process.
+   */
+  fetchTypes?: false;
 }
 
 /**
@@ -46,6 +52,7 @@ export function connect(target: string | ConnectTarget, options: ConnectOptions 
     // it dials again, which no caller sees and which would outlast the handler's retry budget. The
     // handler's retries (versioning/src/retry.ts) space the attempts; a tool fails at once.
     backoff: false,
+    ...(options.fetchTypes === false ? { fetch_types: false } : {}),
     onnotice: (notice) => options.onNotice?.(notice.message ?? ''),
     connection: {
       application_name: options.applicationName ?? 'datastore-pg',

@@ -5,14 +5,16 @@
 // (versioning's sync, scope "every row"): a window that ends at the sync watermark, so a change that
 // commits late lands in the next window instead of behind this one; the latest version of each item
 // changed in it (a burst of writes to one item is one message); the delta journal while it holds the
-// window, the base table otherwise. The window's items are published in order, and only then does the
-// position move to the window's end. So, for one item, a version is never published after a newer one
-// (DataStore applies subscription items without comparing _version, design.md §6), and a forwarder
-// that dies mid-window publishes that window again on restart (at least once; a repeated version is
-// harmless) but skips nothing.
+// window, the base table otherwise. A window's pages are published in order, the cursor of the next page
+// is stored after each (a window larger than one run resumes there), and only when the last page is out
+// does the position move to the window's end. So, for one item, a version is never published after a
+// newer one (DataStore applies subscription items without comparing _version, design.md §6), and a
+// forwarder that dies mid-page publishes that page again on restart (at least once; a repeated version
+// is harmless) but skips nothing. While run() holds the lock, every position write also checks, in the
+// same statement, that the lock is still this forwarder's: one that lost it cannot move a position.
 import type { Sql } from '@datastore-pg/db';
 import type { ModelMeta } from '@datastore-pg/schema/models';
-import { loadModelRuntime, sync, type Item, type ModelRuntime } from '@datastore-pg/versioning';
+import { DataStoreError, ErrorCode, loadModelRuntime, sync, type Item, type ModelRuntime } from '@datastore-pg/versioning';
 
 /** Where published items go: the local endpoint's realtime fan-out, or AppSync through its publish mutations. */
 export interface Publisher {
@@ -33,6 +35,13 @@ export interface ForwarderOptions {
 export interface PassReport {
   /** Items published in this pass, by model. */
   published: Record<string, number>;
+  /** Models whose forwarding failed in this pass (each goes on from its stored position next pass). */
+  failed: Record<string, unknown>;
+}
+
+/** Thrown when a position write finds the lock held by another session: this forwarder must stop. */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
 }
 
 export interface RunOptions {
@@ -52,6 +61,8 @@ const ALL_ROWS = { scope: 'all' } as const;
 
 export class Forwarder {
   private readonly runtimes = new Map<string, Promise<ModelRuntime>>();
+  /** The backend holding the lock while run() passes: position writes check it is still held. */
+  private lockPid: number | undefined;
 
   constructor(private readonly options: ForwarderOptions) {}
 
@@ -67,11 +78,21 @@ export class Forwarder {
     }
   }
 
-  /** One pass over every model: publishes what changed since its position, then moves the position. */
-  async pass(): Promise<PassReport> {
-    const published: Record<string, number> = {};
-    for (const model of this.options.models) published[model.name] = await this.forward(model);
-    return { published };
+  /**
+   * One pass over every model: publishes what changed since its position, then moves the position. A
+   * model that fails does not hold the others back. Stops between pages once shouldStop() says so.
+   */
+  async pass(shouldStop: () => boolean = () => false): Promise<PassReport> {
+    const report: PassReport = { published: {}, failed: {} };
+    for (const model of this.options.models) {
+      try {
+        report.published[model.name] = await this.forward(model, shouldStop);
+      } catch (error) {
+        if (error instanceof LockLostError) throw error;
+        report.failed[model.name] = error;
+      }
+    }
+    return report;
   }
 
   /**
@@ -102,14 +123,18 @@ export class Forwarder {
         const started = Date.now();
         // If the lock's connection died, another forwarder may hold the lock by now, and two publishing
         // side by side could reorder an item's versions: stop.
-        const [held] = await sql<{ held: boolean }[]>`
-          select exists (select from pg_locks where locktype = 'advisory' and pid = ${lock.pid} and granted) as held`;
-        if (!held!.held) throw new Error('the forwarder lost the connection that held its lock');
+        const [held] = await sql<{ held: boolean }[]>`select ${lockHeld(sql, lock.pid)} as held`;
+        if (!held!.held) throw new LockLostError('the forwarder lost the connection that held its lock');
+        this.lockPid = lock.pid;
         try {
-          const report = await this.pass(); // not inside onPass?.(...): that skips its argument when onPass is absent
+          const report = await this.pass(options.shouldStop); // not inside onPass?.(...): that skips its argument when onPass is absent
           options.onPass?.(report);
+          for (const error of Object.values(report.failed)) options.onError?.(error); // those models go on from their positions
         } catch (error) {
-          options.onError?.(error); // the next pass starts again from the stored positions
+          if (error instanceof LockLostError) throw error;
+          options.onError?.(error);
+        } finally {
+          this.lockPid = undefined;
         }
         const rest = options.intervalMs - (Date.now() - started);
         if (rest > 0 && !options.shouldStop()) await sleep(rest);
@@ -122,30 +147,51 @@ export class Forwarder {
     }
   }
 
-  private async forward(model: ModelMeta): Promise<number> {
+  private async forward(model: ModelMeta, shouldStop: () => boolean): Promise<number> {
     const runtime = await this.runtime(model);
     const sql = this.options.connection();
-    const [position] = await sql<{ published_through: number }[]>`
-      select published_through from versioning.forwarder_positions where base_table = to_regclass(${model.table})`;
+    const [position] = await sql<{ published_through: number; resume_token: string | null }[]>`
+      select published_through, resume_token from versioning.forwarder_positions where base_table = to_regclass(${model.table})`;
     if (!position) {
       await this.initialize();
       return 0;
     }
+    const lastSync = position.published_through;
+    let nextToken = position.resume_token;
     let count = 0;
-    let nextToken: string | null = null;
-    let windowEnd = position.published_through;
-    do {
-      const page = await sync(runtime, ALL_ROWS, { lastSync: position.published_through, limit: this.options.pageSize ?? 500, nextToken });
+    for (;;) {
+      let page;
+      try {
+        page = await sync(runtime, ALL_ROWS, { lastSync, limit: this.options.pageSize ?? 500, nextToken });
+      } catch (error) {
+        // A stored cursor outlives its use (a delta cursor expires with the delta TTL): the window is
+        // published again from its start (at least once), rather than never again.
+        if (!(error instanceof DataStoreError && error.code === ErrorCode.InvalidNextToken && nextToken === position.resume_token && nextToken !== null)) throw error;
+        nextToken = null;
+        continue;
+      }
       if (page.items.length > 0) await this.options.publisher.publish(model, page.items);
       count += page.items.length;
-      windowEnd = page.startedAt;
+      if (page.nextToken === null) {
+        // The window is out: the position moves to its end (written only when it moves, or a cursor is
+        // dropped: an idle pass writes nothing).
+        if (page.startedAt > lastSync || position.resume_token !== null) await this.movePosition(model, lastSync, page.startedAt, null);
+        return count;
+      }
       nextToken = page.nextToken;
-    } while (nextToken !== null);
-    if (windowEnd > position.published_through) {
-      await sql`update versioning.forwarder_positions set published_through = ${windowEnd}, updated_at = now()
-                 where base_table = to_regclass(${model.table})`;
+      await this.movePosition(model, lastSync, lastSync, nextToken);
+      if (shouldStop()) return count;
     }
-    return count;
+  }
+
+  /** Moves a position, if it is still the one this pass started from and the lock (when run() holds it) is still this forwarder's. */
+  private async movePosition(model: ModelMeta, from: number, to: number, resumeToken: string | null): Promise<void> {
+    const sql = this.options.connection();
+    const moved = await sql`
+      update versioning.forwarder_positions set published_through = ${to}, resume_token = ${resumeToken}, updated_at = now()
+       where base_table = to_regclass(${model.table}) and published_through = ${from}
+         and ${this.lockPid === undefined ? sql`true` : lockHeld(sql, this.lockPid)}`;
+    if (moved.count === 0) throw new LockLostError(`${model.name}: the position moved under this forwarder, or its lock was lost`);
   }
 
   private runtime(model: ModelMeta): Promise<ModelRuntime> {
@@ -160,3 +206,9 @@ export class Forwarder {
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Whether that backend still holds the forwarder's lock (a bigint key: classid high, objid low word, objsubid 1). */
+function lockHeld(sql: Sql, pid: number) {
+  return sql`exists (select from pg_locks where locktype = 'advisory' and pid = ${pid} and granted and objsubid = 1
+                      and (classid::bigint << 32) + objid::bigint = ${FORWARDER_LOCK})`;
+}

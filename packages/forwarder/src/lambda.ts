@@ -1,9 +1,10 @@
 // The forwarder as the stack runs it: a Lambda that EventBridge starts every minute. Each invocation
-// forwards for a little over its minute, a pass every PASS_EVERY_MS, so that the next one, which waits
-// for the single-flight lock, takes over as soon as it lets go: changes reach devices within about a
-// second, and never two forwarders at once. Reaches the database as the handlers do (RDS Proxy, IAM
-// token, the runtime user) and AppSync with SigV4 as its own role, which may call only the publish
-// mutations.
+// forwards until SAFETY_MS before its timeout (90 s: 80 s of forwarding), a pass every PASS_EVERY_MS, so
+// the next one, which waits for the single-flight lock, takes over as soon as it lets go, with 20 s of
+// overlap for a late start: changes reach devices within about a second, and never from two forwarders
+// at once. A run that fails (a lost connection) starts again while time remains. Reaches the database
+// as the handlers do (RDS Proxy, IAM token, the runtime user) and AppSync with SigV4 as its own role,
+// which may call only the publish mutations.
 import { connect, countFromEnv, targetFromEnv, type Sql } from '@datastore-pg/db';
 import { models } from '@datastore-pg/schema/models';
 import { log } from '@datastore-pg/versioning';
@@ -12,10 +13,10 @@ import { Forwarder } from './forwarder';
 import { graphqlPublisher } from './publisher';
 
 const PASS_EVERY_MS = 250;
-/** One schedule period plus the overlap in which the next invocation waits for the lock. */
-const RUN_MS = 65_000;
-/** Left of the Lambda's timeout when it stops: the pass under way finishes, the lock is released. */
+/** Left of the Lambda's timeout when it stops: the page under way finishes, the lock is released. */
 const SAFETY_MS = 10_000;
+/** After a failed run, before the next attempt. */
+const RETRY_MS = 1000;
 
 export interface ForwarderContext {
   getRemainingTimeInMillis(): number;
@@ -35,7 +36,7 @@ function containerForwarder(): Forwarder {
   const connection = sql;
   forwarder ??= new Forwarder({
     connection: () => connection,
-    lockConnection: () => connect(targetFromEnv(), { ...options, max: 1 }),
+    lockConnection: () => connect(targetFromEnv(), { ...options, max: 1, fetchTypes: false }),
     models: Object.values(models),
     publisher: graphqlPublisher(appSyncTransport({ url: appSyncUrl, region }), {
       onErrors: (errored) => log('error', 'AppSync answered a published change with errors', { ...errored }),
@@ -45,26 +46,36 @@ function containerForwarder(): Forwarder {
 }
 
 export async function handler(_event: unknown, context: ForwarderContext): Promise<{ forwarded: boolean; published: number; passes: number; failedPasses: number }> {
-  const runFor = Math.min(RUN_MS, context.getRemainingTimeInMillis() - SAFETY_MS);
-  const stopAt = Date.now() + runFor;
+  const stopAt = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MS;
+  const shouldStop = () => Date.now() >= stopAt;
   let published = 0;
   let passes = 0;
   let failedPasses = 0;
-  const forwarded = await containerForwarder().run({
-    intervalMs: PASS_EVERY_MS,
-    waitForLockMs: runFor,
-    shouldStop: () => Date.now() >= stopAt,
-    onPass: (report) => {
-      passes += 1;
-      const count = Object.values(report.published).reduce((sum, n) => sum + n, 0);
-      published += count;
-      if (count > 0) log('debug', 'forwarded', { published: report.published });
-    },
-    onError: (error) => {
-      failedPasses += 1;
-      log('error', 'forwarder pass failed', { error: error instanceof Error ? error.message : String(error) });
-    },
-  });
+  let forwarded = false;
+  const onError = (error: unknown) => {
+    failedPasses += 1;
+    log('error', 'forwarder pass failed', { error: error instanceof Error ? error.message : String(error) });
+  };
+  while (!shouldStop()) {
+    try {
+      forwarded = await containerForwarder().run({
+        intervalMs: PASS_EVERY_MS,
+        waitForLockMs: stopAt - Date.now(),
+        shouldStop,
+        onPass: (report) => {
+          passes += 1;
+          const count = Object.values(report.published).reduce((sum, n) => sum + n, 0);
+          published += count;
+          if (count > 0) log('debug', 'forwarded', { published: report.published });
+        },
+        onError,
+      });
+      if (!forwarded) break; // another forwarder held the lock until this one's time was up
+    } catch (error) {
+      onError(error); // the lock's connection lost, say: try again from the stored positions
+      await new Promise((done) => setTimeout(done, RETRY_MS));
+    }
+  }
   log('info', forwarded ? 'forwarder ran' : 'forwarder found another running', { published, passes, failedPasses });
   return { forwarded, published, passes, failedPasses };
 }

@@ -15,6 +15,11 @@ export interface GraphQLResponse {
 }
 export type GraphQLTransport = (request: GraphQLRequest) => Promise<GraphQLResponse>;
 
+/** A publish the API answered with errors without returning the item: the window is published again. */
+export class PublishError extends Error {
+  override name = 'PublishError';
+}
+
 /** An item the API answered with errors: what it was and what the API said. */
 export interface ErroredPublish {
   model: string;
@@ -27,11 +32,12 @@ export interface GraphQLPublisherOptions {
   /** Publish requests in flight at a time (within one window). */
   concurrency?: number;
   /**
-   * Told of an item the API answered with errors (a value its schema refuses, such as an email an ERP
-   * wrote by SQL that is not an AWSEmail: subscribers get the item without it, if at all). Sending it
-   * again would get the same answer, and holding the window back for it would stop every later change
-   * of the model: it is reported and the forwarder goes on. A failed request (the network, an HTTP
-   * error) is not an answer: it fails the window, which is published again.
+   * Told of an item the API answered with errors in a field while still returning it (a value its schema
+   * refuses, such as an email an ERP wrote by SQL that is not an AWSEmail: subscribers get the item
+   * without that field). Sending it again would get the same answer, and holding the window back for it
+   * would stop every later change of the model: it is reported and the forwarder goes on. Any other
+   * error (the item not returned: unauthorized, throttled, a timeout; a failed request) fails the window,
+   * which is published again.
    */
   onErrors: (errored: ErroredPublish) => void;
 }
@@ -46,16 +52,30 @@ export function graphqlPublisher(transport: GraphQLTransport, options: GraphQLPu
   return {
     async publish(model: ModelMeta, items: readonly Item[]) {
       let next = 0;
+      let failed = false;
       const worker = async () => {
-        while (next < items.length) {
+        // After a failure no worker takes another item: one still being sent after the window is retried
+        // could deliver an older version after the retry's newer one.
+        while (next < items.length && !failed) {
           const item = items[next++]!;
-          const { errors } = await transport(publishRequest(model, item));
-          if (errors && errors.length > 0) {
-            options.onErrors({ model: model.name, id: String(item.id), version: item._version, errors: errors.map((e) => `${e.errorType ?? 'error'}: ${e.message}`).join('; ') });
+          try {
+            const { field, ...request } = publishRequest(model, item);
+            const { data, errors } = await transport(request);
+            if (!errors || errors.length === 0) continue;
+            const described = errors.map((e) => `${e.errorType ?? 'error'}: ${e.message}`).join('; ');
+            const returned = (data as Record<string, unknown> | null | undefined)?.[field];
+            if (returned === null || returned === undefined) throw new PublishError(`publishing ${model.name} ${String(item.id)} v${item._version}: ${described}`);
+            options.onErrors({ model: model.name, id: String(item.id), version: item._version, errors: described });
+          } catch (error) {
+            failed = true;
+            throw error;
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+      // Every worker settles before the window is failed, so nothing of it is still in flight on retry.
+      const results = await Promise.allSettled(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (rejected) throw rejected.reason;
     },
   };
 }

@@ -6,7 +6,7 @@ import { connect, type Sql } from '@datastore-pg/db';
 import { models, type ModelMeta } from '@datastore-pg/schema/models';
 import { useTestDatabase } from '@datastore-pg/testing';
 import type { Item } from '@datastore-pg/versioning';
-import { Forwarder, type Publisher } from '../src';
+import { Forwarder, graphqlPublisher, LockLostError, PublishError, type GraphQLTransport, type Publisher } from '../src';
 
 const db = useTestDatabase();
 let sql: Sql;
@@ -59,7 +59,7 @@ test('inserts, updates and hard deletes by plain SQL are published, the latest v
     [gone!.id, 'Gone', 2, true],
     [kept!.id, 'Kept 4', 5, false],
   ].sort());
-  expect(await forwarder.pass()).toEqual({ published: { Customer: 0, WorkOrder: 0 } }); // nothing twice
+  expect(await forwarder.pass()).toEqual({ published: { Customer: 0, WorkOrder: 0 }, failed: {} }); // nothing twice
 });
 
 test('items carry what subscribers filter on and DataStore selects: owner, belongsTo as { id, _deleted }, metadata', async () => {
@@ -96,6 +96,7 @@ test('a transaction that commits late is published later, never skipped', async 
     await forwarder.pass();
     // The open transaction holds the watermark back: not even the early insert, stamped after it began, is published yet.
     expect(publisher.items.map(({ item }) => item.id)).not.toContain(late!.id);
+    expect(publisher.items.map(({ item }) => item.id)).not.toContain(early!.id);
     await open`commit`;
     await settle();
 
@@ -107,24 +108,59 @@ test('a transaction that commits late is published later, never skipped', async 
   }
 });
 
-test('a forwarder that dies mid-window publishes that window again on restart, and nothing is missed', async () => {
-  // 1. seven changes  2. the publisher fails after four: the position does not move  3. a new forwarder
-  // (a restarted process) publishes the whole window  4. one more pass publishes nothing.
+test('a forwarder that dies mid-window goes on from the page it was publishing, and nothing is missed', async () => {
+  // 1. seven changes (pages of three)  2. the publisher fails on the fifth: the first page is out and its
+  // cursor stored, the model reported failed  3. a new forwarder (a restarted process) publishes from the
+  // failed page on (the fourth item again: at least once)  4. one more pass publishes nothing.
   const failing = collector();
   await forwarderWith(failing);
   const ids: string[] = [];
   for (let i = 0; i < 7; i++) ids.push((await sql<{ id: string }[]>`insert into customers (name) values (${`Batch ${i}`}) returning id`)[0]!.id);
   await settle();
   failing.failAfter = 4;
-  await expect(new Forwarder({ connection: () => sql, models: [models.Customer], publisher: failing, pageSize: 3 }).pass()).rejects.toThrow('connection to AppSync lost');
+  const report = await new Forwarder({ connection: () => sql, models: [models.Customer], publisher: failing, pageSize: 3 }).pass();
+  expect(report).toEqual({ published: {}, failed: { Customer: new Error('connection to AppSync lost') } });
   expect(failing.items).toHaveLength(4);
 
   const restarted = collector();
   const forwarder = new Forwarder({ connection: () => sql, models: [models.Customer], publisher: restarted, pageSize: 3 });
   await forwarder.pass();
 
-  expect(restarted.items.map(({ item }) => item.id).sort()).toEqual([...ids].sort());
+  expect(restarted.items[0]!.item.id).toBe(failing.items[3]!.item.id); // the failed page, from its start
+  expect(new Set([...failing.items, ...restarted.items].map(({ item }) => item.id))).toEqual(new Set(ids));
+  expect(restarted.items).toHaveLength(4);
   expect((await forwarder.pass()).published.Customer).toBe(0);
+});
+
+test('a window larger than a run is published over several runs, each going on where the last stopped', async () => {
+  const first = collector();
+  await forwarderWith(first, [models.Customer]);
+  const ids = (await sql<{ id: string }[]>`insert into customers (name) select 'Bulk ' || g from generate_series(1, 8) g returning id`).map((r) => r.id);
+  await settle();
+
+  let pages = 0;
+  await new Forwarder({ connection: () => sql, models: [models.Customer], publisher: first, pageSize: 3 }).pass(() => ++pages >= 1);
+  const second = collector();
+  await new Forwarder({ connection: () => sql, models: [models.Customer], publisher: second, pageSize: 3 }).pass();
+
+  expect(first.items).toHaveLength(3);
+  expect(second.items).toHaveLength(5);
+  expect([...first.items, ...second.items].map(({ item }) => item.id).sort()).toEqual([...ids].sort());
+});
+
+test('a forwarder whose position moved under it (another one publishing) stops instead of moving it back', async () => {
+  const chosen = [models.Customer];
+  await forwarderWith(collector(), chosen);
+  await sql`insert into customers (name) values ('Contested')`;
+  await settle();
+  const other = new Forwarder({ connection: () => sql, models: chosen, publisher: collector() });
+  const slow: Publisher = {
+    async publish() {
+      await other.pass(); // another forwarder publishes the same window and moves the position meanwhile
+    },
+  };
+
+  await expect(new Forwarder({ connection: () => sql, models: chosen, publisher: slow }).pass()).rejects.toThrow(LockLostError);
 });
 
 test('for one item, a version is never published after a newer one', async () => {
@@ -186,4 +222,65 @@ test('run() forwards with no callbacks given', async () => {
 
   expect(await running).toBe(true);
   expect(publisher.items.map(({ item }) => item.id)).toContain(customer!.id);
+});
+
+test('a hand-over: the next forwarder waits for the lock, takes over when the last lets go, and misses nothing', async () => {
+  const lockConnection = () => connect(db.url, { max: 1 });
+  const [before, after] = [collector(), collector()];
+  await forwarderWith(before, [models.Customer]);
+  let stopFirst = false;
+  const first = new Forwarder({ connection: () => sql, lockConnection, models: [models.Customer], publisher: before }).run({ intervalMs: 20, shouldStop: () => stopFirst });
+  await new Promise((done) => setTimeout(done, 100));
+  let stopSecond = false;
+  const second = new Forwarder({ connection: () => sql, lockConnection, models: [models.Customer], publisher: after }).run({ intervalMs: 20, waitForLockMs: 5000, shouldStop: () => stopSecond });
+
+  await sql`insert into customers (name) values ('Before the hand-over')`;
+  await new Promise((done) => setTimeout(done, 200));
+  stopFirst = true;
+  expect(await first).toBe(true);
+  await sql`insert into customers (name) values ('After the hand-over')`;
+  for (let waited = 0; !after.items.some(({ item }) => item.name === 'After the hand-over') && waited < 5000; waited += 20) await new Promise((done) => setTimeout(done, 20));
+  stopSecond = true;
+
+  expect(await second).toBe(true);
+  expect(before.items.map(({ item }) => item.name)).toContain('Before the hand-over');
+  expect(after.items.map(({ item }) => item.name)).toContain('After the hand-over');
+});
+
+describe('publishing through GraphQL', () => {
+  const items = Array.from({ length: 6 }, (_, i) => ({ id: `item-${i}`, name: `Item ${i}`, _version: 1, _deleted: false, _lastChangedAt: 1 }));
+
+  test('after a failure no further item is sent, and the window fails only once nothing is in flight', async () => {
+    const sent: string[] = [];
+    const finished: string[] = [];
+    const transport: GraphQLTransport = async ({ variables }) => {
+      const { id } = JSON.parse(String(variables.item)) as { id: string };
+      sent.push(id);
+      if (id === 'item-1') throw new Error('socket hang up');
+      await new Promise((done) => setTimeout(done, 30));
+      finished.push(id);
+      return { data: { publishCreateCustomer: { id } } };
+    };
+
+    await expect(graphqlPublisher(transport, { concurrency: 2, onErrors: () => undefined }).publish(models.Customer, items)).rejects.toThrow('socket hang up');
+
+    expect(sent).toEqual(['item-0', 'item-1']);
+    expect(finished).toEqual(['item-0']); // settled before the rejection
+  });
+
+  test('an item returned with errors in a field is reported and the rest go on; one not returned fails the window', async () => {
+    const reported: unknown[] = [];
+    const partial: GraphQLTransport = async ({ variables }) => {
+      const { id } = JSON.parse(String(variables.item)) as { id: string };
+      return id === 'item-2'
+        ? { data: { publishCreateCustomer: { id, email: null } }, errors: [{ errorType: 'Lambda:Unhandled', message: 'Invalid AWSEmail value' }] }
+        : { data: { publishCreateCustomer: { id } } };
+    };
+    await graphqlPublisher(partial, { onErrors: (e) => reported.push(e) }).publish(models.Customer, items);
+    expect(reported).toEqual([{ model: 'Customer', id: 'item-2', version: 1, errors: 'Lambda:Unhandled: Invalid AWSEmail value' }]);
+
+    const unauthorized: GraphQLTransport = async () => ({ data: { publishCreateCustomer: null }, errors: [{ errorType: 'Unauthorized', message: 'Not Authorized to access publishCreateCustomer on type Mutation' }] });
+    await expect(graphqlPublisher(unauthorized, { onErrors: (e) => reported.push(e) }).publish(models.Customer, items)).rejects.toThrow(PublishError);
+    expect(reported).toHaveLength(1);
+  });
 });

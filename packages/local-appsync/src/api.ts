@@ -9,12 +9,15 @@ import {
 } from 'graphql';
 import { APPSYNC_DEFINITIONS } from '@datastore-pg/schema';
 import { ResolverError, withResolverState, type ResolverState, type SubscriptionFilter } from './appsync-utils';
-import { AUTH_DIRECTIVE, AUTH_TYPE, type Caller } from './auth';
+import { AUTH_DIRECTIVE, AUTH_TYPE, LOCAL_FORWARDER_SESSIONS, type Caller } from './auth';
 import { loadLambda, type LambdaFunction, type LambdaHandler } from './lambda-runtime';
 import { loadResolver } from './resolver-runtime';
 import { appSyncScalars } from './scalars';
 
 export const ROOT = join(__dirname, '../../..');
+
+/** The API's environment variables (ctx.env), as serverless.yml sets them on AppSync. */
+const API_ENV = { FORWARDER_SESSIONS: LOCAL_FORWARDER_SESSIONS };
 
 interface Wiring {
   functions: Record<string, { handler: string }>;
@@ -129,6 +132,7 @@ function resolverContext(source: unknown, args: Record<string, unknown>, context
     arguments: args,
     args,
     identity: context.caller.identity,
+    env: API_ENV,
     source: source ?? null,
     stash: {},
     request: { headers: context.headers },

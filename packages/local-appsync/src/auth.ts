@@ -66,11 +66,17 @@ export function authenticate(headers: Record<string, unknown>, credentials: DevC
   };
 }
 
-/** An IAM principal of this machine's stand-in account, as AppSync puts one in ctx.identity. */
+/** The forwarder role's sessions in this machine's stand-in account: what the stack sets as ctx.env.FORWARDER_SESSIONS. */
+export const LOCAL_FORWARDER_SESSIONS = 'arn:aws:sts::000000000000:assumed-role/datastore-pg-local-forwarder/';
+
+/**
+ * An IAM caller, as AppSync puts one in ctx.identity. Signatures cannot be checked here, so every IAM
+ * caller is taken for a session of the forwarder's role (the only IAM principal this API expects).
+ */
 export function iamCaller(sourceIp = '127.0.0.1'): Caller {
   return {
     mode: 'AWS_IAM',
-    identity: { accountId: '000000000000', userArn: 'arn:aws:iam::000000000000:user/local', username: 'local', sourceIp: [sourceIp], cognitoIdentityPoolId: null, cognitoIdentityId: null },
+    identity: { accountId: '000000000000', userArn: `${LOCAL_FORWARDER_SESSIONS}local`, username: 'local', sourceIp: [sourceIp], cognitoIdentityPoolId: null, cognitoIdentityId: null },
   };
 }
 

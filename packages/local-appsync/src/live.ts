@@ -44,7 +44,7 @@ export async function startLocalForwarder(api: LocalApi, options: LiveOptions): 
   const sql: Sql = connect(options.databaseUrl, { max: 2, applicationName });
   const forwarder = new Forwarder({
     connection: () => sql,
-    lockConnection: () => connect(options.databaseUrl, { max: 1, applicationName }),
+    lockConnection: () => connect(options.databaseUrl, { max: 1, applicationName, fetchTypes: false }),
     models: Object.values(models),
     publisher: graphqlPublisher(localTransport(api), {
       onErrors: (errored) => options.onError?.(new Error(`the API answered ${errored.model} ${errored.id} v${errored.version} with errors: ${errored.errors}`)),

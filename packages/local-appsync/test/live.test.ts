@@ -77,6 +77,18 @@ test('the publish mutations refuse API keys and signed-in users, and reach no su
   client.close();
 });
 
+test('of IAM callers, only the forwarder role\'s sessions may publish', async () => {
+  const { parse } = await import('graphql');
+  const { query, variables } = publishRequest(models.Customer, item({ name: 'From an admin role' }));
+  const admin = { mode: 'AWS_IAM' as const, identity: { accountId: '000000000000', userArn: 'arn:aws:sts::000000000000:assumed-role/Admin/alice', cognitoIdentityId: null } };
+  const identityPool = { mode: 'AWS_IAM' as const, identity: { accountId: '000000000000', userArn: 'arn:aws:sts::000000000000:assumed-role/datastore-pg-local-forwarder/app', cognitoIdentityId: 'eu-west-1:1234' } };
+
+  for (const caller of [admin, identityPool]) {
+    const answer = await local.server.api.run(parse(query), variables, undefined, { caller, headers: {} });
+    expect(answer.errors?.map((e) => e.message)).toEqual(['Not Authorized to access publishCreateCustomer on type Mutation']);
+  }
+});
+
 test('the forwarder Lambda\'s transport signs with SigV4 and publishes through the endpoint', async () => {
   const client = await subscriber('Create');
   const signedHeaders: string[] = [];
@@ -92,7 +104,8 @@ test('the forwarder Lambda\'s transport signs with SigV4 and publishes through t
     return original(input, init);
   };
   try {
-    expect(await transport(publishRequest(models.Customer, published))).toEqual({ data: { publishCreateCustomer: expect.objectContaining({ id: published.id, name: 'Signed' }) } });
+    const { query, variables } = publishRequest(models.Customer, published);
+    expect(await transport({ query, variables })).toEqual({ data: { publishCreateCustomer: expect.objectContaining({ id: published.id, name: 'Signed' }) } });
   } finally {
     globalThis.fetch = original;
   }

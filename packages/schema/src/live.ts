@@ -33,11 +33,12 @@ export function liveOperationOf(item: { _version: number; _deleted: boolean }): 
 
 /**
  * One item's publish request. One mutation field per request, never aliased: AppSync does not trigger
- * subscriptions from an aliased mutation field.
+ * subscriptions from an aliased mutation field (aws/aws-appsync-community#160, aws-amplify/amplify-js#3213).
  */
-export function publishRequest(model: ModelMeta, item: { _version: number; _deleted: boolean }): { query: string; variables: { item: string } } {
+export function publishRequest(model: ModelMeta, item: { _version: number; _deleted: boolean }): { field: string; query: string; variables: { item: string } } {
   const field = publishField(model, liveOperationOf(item));
   return {
+    field,
     query: `mutation Publish($item: AWSJSON!) { ${field}(item: $item) { ${itemSelection(model)} } }`,
     variables: { item: JSON.stringify(item) },
   };
