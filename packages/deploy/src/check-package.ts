@@ -72,6 +72,11 @@ function checkForwarder(template: Template, models: readonly ModelMeta[]): strin
   if (JSON.stringify(url) !== JSON.stringify({ 'Fn::GetAtt': ['GraphQlApi', 'GraphQLUrl'] })) problems.push(`function ${name} (the forwarder) is not given the API's URL as APPSYNC_URL`);
 
   const forwarderRole = (fn.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+  // publish.js admits the sessions of the role named here, and only those.
+  const sessions = (resources.GraphQlApi?.Properties?.EnvironmentVariables as Record<string, unknown> | undefined)?.FORWARDER_SESSIONS;
+  if (JSON.stringify(sessions) !== JSON.stringify({ 'Fn::Sub': `arn:\${AWS::Partition}:sts::\${AWS::AccountId}:assumed-role/\${${forwarderRole}}/` })) {
+    problems.push(`the API's FORWARDER_SESSIONS does not name the sessions of ${forwarderRole ?? 'the forwarder\'s role'}: publish.js would admit no one, or the wrong role`);
+  }
   for (const [roleName, role] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Role')) {
     const grants = appSyncGrants(role);
     if (roleName === forwarderRole) {

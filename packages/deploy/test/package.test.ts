@@ -113,6 +113,12 @@ describe('the template checks catch', () => {
     expect(checkTemplate(template, models)).toEqual(['role IamRoleLambdaExecution may call AppSync (only the forwarder\'s role may, and only the publish mutations)']);
   });
 
+  test('publish.js told to admit another role\'s sessions', () => {
+    const template = clone();
+    (template.Resources.GraphQlApi!.Properties!.EnvironmentVariables as Record<string, unknown>).FORWARDER_SESSIONS = { 'Fn::Sub': 'arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/Admin/' };
+    expect(checkTemplate(template, models)).toEqual(['the API\'s FORWARDER_SESSIONS does not name the sessions of ForwarderRole: publish.js would admit no one, or the wrong role']);
+  });
+
   test('a forwarder that nothing starts', () => {
     const template = clone();
     delete template.Resources.ForwarderEventsRuleSchedule1;
