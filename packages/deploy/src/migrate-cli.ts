@@ -16,7 +16,7 @@ export interface MigrateDeps {
   stagesPath?: string;
 }
 
-const awsDeps: MigrateDeps = {
+export const awsDeps: MigrateDeps = {
   readParameter: async (name, region) => {
     const { Parameter } = await new SSMClient({ region }).send(new GetParameterCommand({ Name: name }));
     if (!Parameter?.Value) throw new Error(`SSM parameter ${name} is empty`);
@@ -46,7 +46,7 @@ export async function runMigrate(argv: readonly string[], env: NodeJS.ProcessEnv
  * The stage's database endpoint (SSM <ssmPrefix>/db-endpoint, "host" or "host:port"), as its migration
  * user with an IAM token, over TLS verified against DB_CA_BUNDLE (the RDS CA bundle) when set.
  */
-async function stageTarget(stage: StageConfig, env: NodeJS.ProcessEnv, deps: MigrateDeps): Promise<ConnectTarget> {
+export async function stageTarget(stage: StageConfig, env: NodeJS.ProcessEnv, deps: MigrateDeps): Promise<ConnectTarget> {
   const endpoint = await deps.readParameter(`${stage.ssmPrefix}/db-endpoint`, stage.region);
   const [host, port = '5432'] = endpoint.split(':');
   const tls = env.DB_TLS === 'off' ? false : env.DB_CA_BUNDLE ? { ca: readFileSync(env.DB_CA_BUNDLE, 'utf8') } : true;
