@@ -1,6 +1,8 @@
 // The purge schedule: with pg_cron loaded (CI provisions such a server) the migration creates the job;
-// without it (embedded Postgres) the migration skips the step with a notice and purge stays callable.
+// without it (embedded Postgres) the migration skips the step with a notice and purge stays callable;
+// `npm run status` reads pg_cron's record of its runs.
 import { connect } from '@datastore-pg/db';
+import { collectStatus } from '@datastore-pg/deploy/src/status';
 import { migrate, migrations } from '@datastore-pg/migrate';
 import { createTestDatabase, ENV, requireEnv, urlForDatabase, withAdmin } from '@datastore-pg/testing';
 
@@ -65,5 +67,26 @@ test('the migration schedules the purge with pg_cron where it is loaded, and say
     expect(notices).toContainEqual(expect.stringContaining(`pg_cron serves database ${cronDb}`));
   } finally {
     await other.drop();
+  }
+});
+
+test('npm run status reads pg_cron\'s record of the purge: a failed run in the last hour is a problem', async () => {
+  const cronDb = await cronDatabase();
+  if (cronDb === null) return; // no pg_cron on this server: status says so (packages/deploy/test/status.test.ts)
+
+  // The previous test migrated the database pg_cron serves and scheduled the job; a run that failed is
+  // recorded as pg_cron records one (waiting a minute for a real failure would be all this test does).
+  const sql = connect(urlForDatabase(requireEnv(ENV.serverUrl), cronDb), { max: 1 });
+  try {
+    await sql`insert into cron.job_run_details (jobid, job_pid, database, username, command, status, return_message, start_time, end_time)
+              select jobid, 0, database, username, command, 'failed', 'ERROR:  canceling statement due to lock timeout', now() - interval '5 minutes', now() - interval '5 minutes'
+                from cron.job where jobname = 'datastore-pg-purge'`;
+
+    const status = await collectStatus(sql);
+
+    expect(status.purge).toMatchObject({ failuresLastHour: 1, lastRuns: [expect.objectContaining({ status: 'failed', message: 'ERROR:  canceling statement due to lock timeout' })] });
+    expect(status.problems).toContainEqual('the purge failed 1 time(s) in the last hour: ERROR:  canceling statement due to lock timeout');
+  } finally {
+    await sql.end();
   }
 });
