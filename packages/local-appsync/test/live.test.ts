@@ -49,6 +49,8 @@ test('a change the API answers with errors (an invalid AWSEmail written by SQL) 
 });
 
 test('a device mutation reaches other subscribers through the forwarder too (one ordered path)', async () => {
+  const published: { id: string; _version: number }[] = [];
+  local.server.api.onMutation((field, result) => field === 'publishUpdateCustomer' && published.push(result as { id: string; _version: number }));
   const client = await subscriber('Update');
   const [customer] = await local.db.sql<{ id: string }[]>`insert into customers (name) values ('Acme') returning id`;
   const update = 'mutation ($input: UpdateCustomerInput!) { updateCustomer(input: $input) { id _version } }';
@@ -60,6 +62,8 @@ test('a device mutation reaches other subscribers through the forwarder too (one
   const seen: number[] = [];
   while (seen.at(-1) !== 4) seen.push((await client.next((m) => m.id === 'Update' && m.type === 'data')).payload.data.onUpdateCustomer._version);
   expect(seen).toEqual([...seen].sort((a, b) => a - b));
+  // Every delivery came from the forwarder's publish mutation, none from the device's updateCustomer.
+  expect(published.filter((p) => p.id === customer!.id).map((p) => p._version)).toEqual(seen);
   client.close();
 });
 
