@@ -31,6 +31,8 @@ export interface LocalAppSync {
 
 export async function startLocalAppSync(options: LocalAppSyncOptions): Promise<LocalAppSync> {
   const api = createLocalApi(options.root);
+  // First: a forwarder that cannot start (no database) fails the start before anything listens.
+  const forwarder = options.live ? await startLocalForwarder(api, options.live) : undefined;
   const realtime: Realtime = createRealtime(api, options.credentials, { keepAliveMs: options.keepAliveMs });
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     void serveHttp(api, options.credentials, request, response);
@@ -41,7 +43,6 @@ export async function startLocalAppSync(options: LocalAppSyncOptions): Promise<L
     else socket.destroy();
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
-  const forwarder = options.live ? await startLocalForwarder(api, options.live) : undefined;
   const { port } = server.address() as AddressInfo;
   const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
   const scheme = options.tls ? 'https' : 'http';
