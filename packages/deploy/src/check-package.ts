@@ -78,7 +78,7 @@ function checkForwarder(template: Template, models: readonly ModelMeta[]): strin
     problems.push(`the API's FORWARDER_SESSIONS does not name the sessions of ${forwarderRole ?? 'the forwarder\'s role'}: publish.js would admit no one, or the wrong role`);
   }
   for (const [roleName, role] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Role')) {
-    const grants = appSyncGrants(role);
+    const grants = appSyncGrants(roleName, role, resources);
     if (roleName === forwarderRole) {
       if (grants.length === 0) problems.push(`role ${roleName} (the forwarder's) may not call the publish mutations`);
       for (const grant of grants) if (grant !== JSON.stringify({ 'Fn::Sub': PUBLISH_FIELDS_ARN })) problems.push(`role ${roleName} (the forwarder's) may call AppSync beyond the publish mutations: ${grant}`);
@@ -93,12 +93,32 @@ function checkForwarder(template: Template, models: readonly ModelMeta[]): strin
   return problems;
 }
 
-/** The resources of every statement in a role's inline policies that allows appsync:GraphQL (or appsync:*), as JSON. */
-function appSyncGrants(role: Resource): string[] {
-  const policies = (role.Properties?.Policies ?? []) as { PolicyDocument?: { Statement?: { Effect?: string; Action?: unknown; Resource?: unknown }[] } }[];
-  return policies.flatMap((p) => p.PolicyDocument?.Statement ?? [])
-    .filter((st) => st.Effect === 'Allow' && [st.Action].flat().some((a) => a === 'appsync:GraphQL' || a === 'appsync:*' || a === '*'))
-    .flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r)));
+type Statement = { Effect?: string; Action?: unknown; NotAction?: unknown; Resource?: unknown };
+
+/**
+ * The resources of every statement that lets a role call appsync:GraphQL, as JSON: its inline policies
+ * and the AWS::IAM::Policy / ManagedPolicy resources of the template attached to it, with wildcard
+ * actions and Allow + NotAction counted; a managed policy ARN that may carry AppSync rights counts as '*'.
+ */
+function appSyncGrants(roleName: string, role: Resource, resources: Template['Resources']): string[] {
+  const documents = [
+    ...((role.Properties?.Policies ?? []) as { PolicyDocument?: { Statement?: Statement[] } }[]).map((p) => p.PolicyDocument),
+    ...Object.values(resources)
+      .filter((r) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && JSON.stringify(r.Properties?.Roles ?? []).includes(`"${roleName}"`))
+      .map((r) => r.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined),
+  ];
+  const statements = documents.flatMap((d) => [d?.Statement ?? []].flat());
+  const granting = statements.filter((st) => st.Effect === 'Allow'
+    && (st.NotAction !== undefined ? ![st.NotAction].flat().some(allowsGraphQL) : [st.Action].flat().some(allowsGraphQL)));
+  const managed = [role.Properties?.ManagedPolicyArns ?? []].flat().filter((arn) => /AppSync|AdministratorAccess|PowerUserAccess/i.test(JSON.stringify(arn)));
+  return [...granting.flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r))), ...managed.map(() => JSON.stringify('*'))];
+}
+
+/** Whether an IAM action (wildcards allowed) covers appsync:GraphQL. */
+function allowsGraphQL(action: unknown): boolean {
+  if (typeof action !== 'string') return false;
+  const pattern = new RegExp(`^${action.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  return pattern.test('appsync:GraphQL');
 }
 
 /** Fn::Split over a {{resolve:...}} string: CloudFormation splits the placeholder text, not the value. */

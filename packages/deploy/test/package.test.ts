@@ -119,6 +119,22 @@ describe('the template checks catch', () => {
     expect(checkTemplate(template, models)).toEqual(['the API\'s FORWARDER_SESSIONS does not name the sessions of ForwarderRole: publish.js would admit no one, or the wrong role']);
   });
 
+  test.each([
+    ['a policy resource attached to it, with a wildcard action', (t: Template) => {
+      t.Resources.ExtraPolicy = { Type: 'AWS::IAM::Policy', Properties: { Roles: [{ Ref: 'IamRoleLambdaExecution' }], PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'appsync:Graph*', Resource: '*' }] } } };
+    }],
+    ['an Allow with NotAction', (t: Template) => {
+      (t.Resources.IamRoleLambdaExecution!.Properties!.Policies as { PolicyDocument: { Statement: unknown[] } }[])[0]!.PolicyDocument.Statement.push({ Effect: 'Allow', NotAction: ['iam:*'], Resource: '*' });
+    }],
+    ['a managed policy with AppSync rights', (t: Template) => {
+      t.Resources.IamRoleLambdaExecution!.Properties!.ManagedPolicyArns = ['arn:aws:iam::aws:policy/AWSAppSyncInvokeFullAccess'];
+    }],
+  ])('another role that may call AppSync through %s', (_how, edit) => {
+    const template = clone();
+    edit(template);
+    expect(checkTemplate(template, models)).toEqual(['role IamRoleLambdaExecution may call AppSync (only the forwarder\'s role may, and only the publish mutations)']);
+  });
+
   test('a forwarder that nothing starts', () => {
     const template = clone();
     delete template.Resources.ForwarderEventsRuleSchedule1;
