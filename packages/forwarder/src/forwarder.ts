@@ -59,6 +59,9 @@ const FORWARDER_LOCK = 7_470_100_321;
 
 const ALL_ROWS = { scope: 'all' } as const;
 
+/** How often a forwarder with nothing to publish stores its position (what `npm run status` reads as its lag). */
+const IDLE_POSITION_EVERY_MS = 5000;
+
 export class Forwarder {
   private readonly runtimes = new Map<string, Promise<ModelRuntime>>();
   /** The backend holding the lock while run() passes: position writes check it is still held. */
@@ -150,8 +153,9 @@ export class Forwarder {
   private async forward(model: ModelMeta, shouldStop: () => boolean): Promise<number> {
     const runtime = await this.runtime(model);
     const sql = this.options.connection();
-    const [position] = await sql<{ published_through: number; resume_token: string | null }[]>`
-      select published_through, resume_token from versioning.forwarder_positions where base_table = to_regclass(${model.table})`;
+    const [position] = await sql<{ published_through: number; resume_token: string | null; stored_ms_ago: number }[]>`
+      select published_through, resume_token, (extract(epoch from clock_timestamp() - updated_at) * 1000)::bigint as stored_ms_ago
+        from versioning.forwarder_positions where base_table = to_regclass(${model.table})`;
     if (!position) {
       await this.initialize();
       return 0;
@@ -173,9 +177,11 @@ export class Forwarder {
       if (page.items.length > 0) await this.options.publisher.publish(model, page.items);
       count += page.items.length;
       if (page.nextToken === null) {
-        // The window is out: the position moves to its end (written only when it moves, or a cursor is
-        // dropped: an idle pass writes nothing).
-        if (page.startedAt > lastSync || position.resume_token !== null) await this.movePosition(model, lastSync, page.startedAt, null);
+        // The window is out: the position moves to its end. A pass that published nothing stores it only
+        // every IDLE_POSITION_EVERY_MS (the next pass reads the same empty stretch again, from an index):
+        // an idle forwarder would otherwise write every model's row four times a second, for ever.
+        const idle = count === 0 && position.resume_token === null;
+        if (page.startedAt > lastSync && (!idle || position.stored_ms_ago >= IDLE_POSITION_EVERY_MS)) await this.movePosition(model, lastSync, page.startedAt, null);
         return count;
       }
       nextToken = page.nextToken;

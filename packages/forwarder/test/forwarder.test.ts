@@ -284,3 +284,19 @@ describe('publishing through GraphQL', () => {
     expect(reported).toHaveLength(1);
   });
 });
+
+test('an idle forwarder stores its position every few seconds, not on every pass', async () => {
+  const forwarder = await forwarderWith(collector(), [models.Customer]);
+  const stored = async () => (await sql<{ at: string }[]>`select updated_at::text as at from versioning.forwarder_positions where base_table = 'customers'::regclass`)[0]!.at;
+  await sql`update versioning.forwarder_positions set updated_at = now() where base_table = 'customers'::regclass`;
+  const before = await stored();
+
+  await settle();
+  await forwarder.pass();
+  expect(await stored()).toBe(before);
+
+  await sql`update versioning.forwarder_positions set updated_at = now() - interval '6 seconds' where base_table = 'customers'::regclass`;
+  const stale = await stored();
+  await forwarder.pass();
+  expect(await stored()).not.toBe(stale);
+});
