@@ -150,6 +150,24 @@ export class Forwarder {
     }
   }
 
+  /**
+   * run() again and again until shouldStop(): a run whose connection was lost is reported to onError
+   * and followed by another after retryMs; one that found another forwarder holding the lock for
+   * waitForLockMs is followed by another at once. Resolves whether any run held the lock.
+   */
+  async keepRunning(options: RunOptions & { retryMs: number }): Promise<boolean> {
+    let forwarded = false;
+    while (!options.shouldStop()) {
+      try {
+        if (await this.run(options)) forwarded = true;
+      } catch (error) {
+        options.onError?.(error);
+        for (let slept = 0; slept < options.retryMs && !options.shouldStop(); slept += STOP_CHECK_MS) await sleep(STOP_CHECK_MS);
+      }
+    }
+    return forwarded;
+  }
+
   private async forward(model: ModelMeta, shouldStop: () => boolean): Promise<number> {
     const runtime = await this.runtime(model);
     const sql = this.options.connection();
@@ -212,6 +230,8 @@ export class Forwarder {
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+/** How often a wait between runs looks at shouldStop(). */
+const STOP_CHECK_MS = 50;
 
 /** Whether that backend still holds the forwarder's lock (a bigint key: classid high, objid low word, objsubid 1). */
 function lockHeld(sql: Sql, pid: number) {

@@ -51,31 +51,22 @@ export async function handler(_event: unknown, context: ForwarderContext): Promi
   let published = 0;
   let passes = 0;
   let failedPasses = 0;
-  let forwarded = false;
-  const onError = (error: unknown) => {
-    failedPasses += 1;
-    log('error', 'forwarder pass failed', { error: error instanceof Error ? error.message : String(error) });
-  };
-  while (!shouldStop()) {
-    try {
-      forwarded = await containerForwarder().run({
-        intervalMs: PASS_EVERY_MS,
-        waitForLockMs: stopAt - Date.now(),
-        shouldStop,
-        onPass: (report) => {
-          passes += 1;
-          const count = Object.values(report.published).reduce((sum, n) => sum + n, 0);
-          published += count;
-          if (count > 0) log('debug', 'forwarded', { published: report.published });
-        },
-        onError,
-      });
-      if (!forwarded) break; // another forwarder held the lock until this one's time was up
-    } catch (error) {
-      onError(error); // the lock's connection lost, say: try again from the stored positions
-      await new Promise((done) => setTimeout(done, RETRY_MS));
-    }
-  }
+  const forwarded = await containerForwarder().keepRunning({
+    intervalMs: PASS_EVERY_MS,
+    waitForLockMs: stopAt - Date.now(), // the whole run: the last invocation hands over when it stops
+    retryMs: RETRY_MS,
+    shouldStop,
+    onPass: (report) => {
+      passes += 1;
+      const count = Object.values(report.published).reduce((sum, n) => sum + n, 0);
+      published += count;
+      if (count > 0) log('debug', 'forwarded', { published: report.published });
+    },
+    onError: (error) => {
+      failedPasses += 1;
+      log('error', 'forwarder pass failed', { error: error instanceof Error ? error.message : String(error) });
+    },
+  });
   log('info', forwarded ? 'forwarder ran' : 'forwarder found another running', { published, passes, failedPasses });
   return { forwarded, published, passes, failedPasses };
 }

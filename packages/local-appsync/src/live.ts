@@ -55,28 +55,18 @@ export async function startLocalForwarder(api: LocalApi, options: LiveOptions): 
     await sql.end({ timeout: 1 });
     throw error;
   });
-  const intervalMs = options.intervalMs ?? 250;
   let stopped = false;
-  let wake: (() => void) | undefined;
-  const pause = (ms: number) => new Promise<void>((done) => {
-    const timer = setTimeout(done, ms);
-    wake = () => { clearTimeout(timer); done(); };
+  const running = forwarder.keepRunning({
+    intervalMs: options.intervalMs ?? 250,
+    waitForLockMs: RETRY_MS,
+    retryMs: RETRY_MS,
+    shouldStop: () => stopped,
+    onPass: options.onPass,
+    onError: (error) => { if (!stopped) options.onError?.(error); },
   });
-  const running = (async () => {
-    while (!stopped) {
-      try {
-        const ran = await forwarder.run({ intervalMs, waitForLockMs: RETRY_MS, shouldStop: () => stopped, onPass: options.onPass, onError: options.onError });
-        if (!ran) await pause(intervalMs);
-      } catch (error) {
-        if (!stopped) options.onError?.(error);
-        await pause(RETRY_MS);
-      }
-    }
-  })();
   return {
     async stop() {
       stopped = true;
-      wake?.();
       await running;
       await sql.end({ timeout: 1 });
     },
