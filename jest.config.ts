@@ -1,7 +1,8 @@
 import type { Config } from 'jest';
 
-// Handlers log a JSON line per request; tests that read logs set LOG_LEVEL themselves.
+// Handlers log a JSON line and print metrics (EMF) per request; tests that read them turn them on.
 process.env.LOG_LEVEL ??= 'silent';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 const config: Config = {
   testEnvironment: 'node',

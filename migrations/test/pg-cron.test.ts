@@ -86,6 +86,13 @@ test('npm run status reads pg_cron\'s record of the purge: a failed run in the l
 
     expect(status.purge).toMatchObject({ failuresLastHour: 1, lastRuns: [expect.objectContaining({ status: 'failed', message: 'ERROR:  canceling statement due to lock timeout' })] });
     expect(status.problems).toContainEqual('the purge failed 1 time(s) in the last hour: ERROR:  canceling statement due to lock timeout');
+    // The forwarder reports it to CloudWatch as the runtime role, which pg_cron's row security keeps
+    // from the job's own records: purge_health() reads them as the role that scheduled the job.
+    const [health] = await sql.begin(async (tx) => {
+      await tx`set local role datastore_runtime`;
+      return tx<{ failures_last_hour: number }[]>`select failures_last_hour from versioning.purge_health()`;
+    });
+    expect(health).toEqual({ failures_last_hour: 1 });
   } finally {
     await sql.end();
   }

@@ -21,8 +21,9 @@ export async function generateClientModels(target: ModelTarget = 'javascript', s
   return generateModels({ schema, target, directives, isDataStoreEnabled: true });
 }
 
-export async function writeClientModels(outDir: string, target: ModelTarget = 'javascript'): Promise<string[]> {
-  const files = await generateClientModels(target);
+/** Writes the models into outDir; from schema.graphql unless another schema is given (an older release's). */
+export async function writeClientModels(outDir: string, target: ModelTarget = 'javascript', schema?: string): Promise<string[]> {
+  const files = await generateClientModels(target, schema);
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(dirname(join(outDir, path)), { recursive: true });
     writeFileSync(join(outDir, path), content);

@@ -1,9 +1,12 @@
 // Checks what `sls package` produced, before anything is deployed: the wiring is complete and points at
-// things that exist, the forwarder is scheduled and may call only the publish mutations, the template
-// holds no secret, and every function is small enough.
+// things that exist, the forwarder is scheduled and may call only the publish mutations, the dashboard and
+// alarms are there with the stage's thresholds, the template holds no secret, and every function is small
+// enough.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LIVE_OPERATIONS, publishField, renderAppSyncSchema, renderWiring, type ModelMeta } from '@datastore-pg/schema';
+import { checkMonitoring } from './check-monitoring';
+import type { AlarmThresholds } from './monitoring';
 
 const MAX_FUNCTION_ZIP_BYTES = 1024 * 1024;
 
@@ -11,7 +14,7 @@ type Resource = { Type: string; Properties?: Record<string, unknown> };
 export type Template = { Resources: Record<string, Resource> };
 
 /** Every problem found in a packaged template; an empty list means it may be deployed. */
-export function checkTemplate(template: Template, models: readonly ModelMeta[]): string[] {
+export function checkTemplate(template: Template, models: readonly ModelMeta[], alarms: AlarmThresholds): string[] {
   const problems: string[] = [];
   const resources = template.Resources;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -44,6 +47,7 @@ export function checkTemplate(template: Template, models: readonly ModelMeta[]):
   if (!schema || schema[1].Properties?.Definition !== renderAppSyncSchema(models)) problems.push('the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)');
 
   problems.push(...checkForwarder(template, models));
+  problems.push(...checkMonitoring(resources, alarms));
   problems.push(...findSecrets(JSON.stringify(template)).map((what) => `the template ${what}`));
   problems.push(...splitDynamicReferences(template).map((ref) => `the template splits ${ref}, which CloudFormation splits before resolving it (use a parameter of type AWS::SSM::Parameter::Value<List<...>>)`));
   return problems;

@@ -11,7 +11,7 @@ import { loadStage } from './stages';
 const ROOT = resolve(__dirname, '../../..');
 
 export function packageStage(stage: string): { directory: string; problems: string[]; zips: { file: string; size: number }[] } {
-  loadStage(stage); // fails early on an unknown stage
+  const config = loadStage(stage); // fails early on an unknown stage
   const directory = join('.package', stage);
   const result = spawnSync(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', directory], {
     cwd: ROOT,
@@ -22,7 +22,7 @@ export function packageStage(stage: string): { directory: string; problems: stri
   const models = parseModels(readFileSync(join(ROOT, 'schema.graphql'), 'utf8'));
   const absolute = join(ROOT, directory);
   const zips = zipSizes(absolute);
-  return { directory: absolute, problems: [...checkTemplate(readTemplate(absolute), models), ...checkZips(zips)], zips };
+  return { directory: absolute, problems: [...checkTemplate(readTemplate(absolute), models, config.alarms), ...checkZips(zips)], zips };
 }
 
 if (require.main === module) {

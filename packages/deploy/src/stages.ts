@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { AlarmThresholds } from './monitoring';
 
 export const STAGES_PATH = resolve(__dirname, '../../../stages.json');
 
@@ -17,6 +18,8 @@ export interface StageConfig {
   /** Applied to every versioned table by `npm run migrate -- --stage`. */
   baseTableTTL: string;
   deltaSyncTableTTL: string;
+  /** The stack's alarm thresholds (README "Operating it"); the package checks hold the template to them. */
+  alarms: AlarmThresholds;
 }
 
 export function loadStage(stage: string, path = STAGES_PATH): StageConfig {

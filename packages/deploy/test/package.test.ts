@@ -7,12 +7,15 @@ import { parseModels } from '@datastore-pg/schema';
 import { useTestDatabase } from '@datastore-pg/testing';
 import { checkTemplate, findSecrets, PUBLISH_FIELDS_ARN, readTemplate, type Template } from '../src/check-package';
 import { packageStage } from '../src/package-cli';
+import { MONITORING_PATH, renderMonitoring } from '../src/monitoring';
+import { loadStage } from '../src/stages';
 import { readZip } from '../src/zip';
 
 const ROOT = join(__dirname, '../../..');
 const models = parseModels(readFileSync(join(ROOT, 'schema.graphql'), 'utf8'));
 const db = useTestDatabase();
 const packaged: Record<string, { directory: string; template: Template }> = {};
+const DEV_ALARMS = loadStage('dev').alarms;
 
 beforeAll(() => {
   for (const stage of ['dev', 'prod']) {
@@ -34,6 +37,24 @@ test('each stage takes its own settings and the permissions stay scoped to its p
     expect(logGroups.length).toBeGreaterThan(0);
     expect(logGroups.every((g) => g.Properties?.RetentionInDays === retention)).toBe(true);
   }
+});
+
+test('each stage gets the dashboard and alarms with its own thresholds from stages.json, and the generated file is current', () => {
+  expect(readFileSync(MONITORING_PATH, 'utf8')).toBe(`${JSON.stringify(renderMonitoring(models), null, 2)}\n`);
+  for (const stage of ['dev', 'prod']) {
+    const { alarms } = loadStage(stage);
+    const resources = packaged[stage]!.template.Resources;
+    expect(resources.WatermarkLagAlarm!.Properties).toMatchObject({
+      Namespace: 'datastore-pg', MetricName: 'WatermarkLag', Dimensions: [{ Name: 'service', Value: `datastore-pg-${stage}` }],
+      Threshold: alarms.watermarkLagMs, AlarmActions: [{ Ref: 'AlarmTopic' }],
+    });
+    expect(resources.ForwarderLagAlarm!.Properties).toMatchObject({ Threshold: alarms.forwarderLagMs, TreatMissingData: 'breaching' });
+    // The dashboard's threshold lines are the alarms' (numbers in its JSON body).
+    expect(JSON.stringify(resources.Dashboard!.Properties!.DashboardBody)).toContain(`\\"label\\":\\"watermark alarm\\",\\"value\\":${alarms.watermarkLagMs}}`);
+  }
+  expect(loadStage('prod').alarms.watermarkLagMs).not.toBe(loadStage('dev').alarms.watermarkLagMs);
+  expect(Object.keys(packaged.prod!.template.Resources).filter((name) => name.endsWith('ThrottlesAlarm')).sort())
+    .toEqual(Object.entries(packaged.prod!.template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function').map(([name]) => `${name}ThrottlesAlarm`).sort());
 });
 
 test('the API takes API key, Cognito user pools and IAM', () => {
@@ -103,20 +124,20 @@ describe('the template checks catch', () => {
     const template = clone();
     const policy = (template.Resources.ForwarderRole!.Properties!.Policies as { PolicyDocument: { Statement: { Resource: unknown }[] } }[])[0]!;
     policy.PolicyDocument.Statement[0]!.Resource = { 'Fn::Sub': '${GraphQlApi.Arn}/*' };
-    expect(checkTemplate(template, models)).toEqual(['role ForwarderRole (the forwarder\'s) may call AppSync beyond the publish mutations: {"Fn::Sub":"${GraphQlApi.Arn}/*"}']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['role ForwarderRole (the forwarder\'s) may call AppSync beyond the publish mutations: {"Fn::Sub":"${GraphQlApi.Arn}/*"}']);
   });
 
   test('another role that may call AppSync', () => {
     const template = clone();
     const role = template.Resources.IamRoleLambdaExecution!.Properties!.Policies as { PolicyDocument: { Statement: unknown[] } }[];
     role[0]!.PolicyDocument.Statement.push({ Effect: 'Allow', Action: ['appsync:GraphQL'], Resource: '*' });
-    expect(checkTemplate(template, models)).toEqual(['role IamRoleLambdaExecution may call AppSync (only the forwarder\'s role may, and only the publish mutations)']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['role IamRoleLambdaExecution may call AppSync (only the forwarder\'s role may, and only the publish mutations)']);
   });
 
   test('publish.js told to admit another role\'s sessions', () => {
     const template = clone();
     (template.Resources.GraphQlApi!.Properties!.EnvironmentVariables as Record<string, unknown>).FORWARDER_SESSIONS = { 'Fn::Sub': 'arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/Admin/' };
-    expect(checkTemplate(template, models)).toEqual(['the API\'s FORWARDER_SESSIONS does not name the sessions of ForwarderRole: publish.js would admit no one, or the wrong role']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['the API\'s FORWARDER_SESSIONS does not name the sessions of ForwarderRole: publish.js would admit no one, or the wrong role']);
   });
 
   test.each([
@@ -132,48 +153,68 @@ describe('the template checks catch', () => {
   ])('another role that may call AppSync through %s', (_how, edit) => {
     const template = clone();
     edit(template);
-    expect(checkTemplate(template, models)).toEqual(['role IamRoleLambdaExecution may call AppSync (only the forwarder\'s role may, and only the publish mutations)']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['role IamRoleLambdaExecution may call AppSync (only the forwarder\'s role may, and only the publish mutations)']);
   });
 
   test('a forwarder that nothing starts', () => {
     const template = clone();
     delete template.Resources.ForwarderEventsRuleSchedule1;
-    expect(checkTemplate(template, models)).toEqual(['function ForwarderLambdaFunction (the forwarder) is not started by a schedule']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['function ForwarderLambdaFunction (the forwarder) is not started by a schedule']);
   });
 
   const clone = (): Template => JSON.parse(JSON.stringify(packaged.dev!.template)) as Template;
 
+  test.each([
+    ['an alarm removed', (t: Template) => delete t.Resources.PurgeFailuresAlarm, 'no alarm PurgeFailuresAlarm (PurgeFailures)'],
+    ['a threshold that is not the stage\'s', (t: Template) => (t.Resources.WatermarkLagAlarm!.Properties!.Threshold = 5), `alarm WatermarkLagAlarm has threshold 5, stages.json says ${DEV_ALARMS.watermarkLagMs}`],
+    ['an alarm that tells no one', (t: Template) => (t.Resources.ConflictsAlarm!.Properties!.AlarmActions = []), 'alarm ConflictsAlarm does not notify AlarmTopic'],
+    ['an alarm on a metric nothing emits', (t: Template) => (t.Resources.ForwarderLagAlarm!.Properties!.MetricName = 'ForwarderDelay'),
+      'alarm ForwarderLagAlarm reads datastore-pg/ForwarderDelay of service "datastore-pg-dev", not datastore-pg/ForwarderLag of datastore-pg-dev: it would never fire'],
+    ['a function without its throttles alarm', (t: Template) => delete t.Resources.SiteLambdaFunctionThrottlesAlarm, 'no alarm SiteLambdaFunctionThrottlesAlarm (throttles of SiteLambdaFunction)'],
+    ['a function logging under another service', (t: Template) => {
+      ((t.Resources.PartLambdaFunction!.Properties!.Environment as { Variables: Record<string, unknown> }).Variables).POWERTOOLS_SERVICE_NAME = 'parts';
+    }, 'every function must log and measure under one POWERTOOLS_SERVICE_NAME (found datastore-pg-dev, parts): the alarms read one service'],
+    ['a dashboard without a metric', (t: Template) => {
+      const body = t.Resources.Dashboard!.Properties!.DashboardBody as { 'Fn::Sub': string };
+      body['Fn::Sub'] = body['Fn::Sub'].replaceAll('"PurgeAge"', '"PurgeAgo"');
+    }, 'the dashboard does not show PurgeAge'],
+  ])('monitoring: %s', (_what, edit, problem) => {
+    const template = clone();
+    edit(template);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual([problem]);
+  });
+
   test('a field DataStore calls without a resolver', () => {
     const template = clone();
     delete template.Resources.GraphQlResolverQuerysyncWorkOrders;
-    expect(checkTemplate(template, models)).toEqual(['Query.syncWorkOrders has no resolver']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['Query.syncWorkOrders has no resolver']);
   });
 
   test('a data source pointing at a function that does not exist', () => {
     const template = clone();
     const ds = template.Resources.GraphQlDsWorkOrderLambda!.Properties!;
     ds.LambdaConfig = { LambdaFunctionArn: { 'Fn::GetAtt': ['WorkOrdrLambdaFunction', 'Arn'] } };
-    expect(checkTemplate(template, models)).toEqual(['data source GraphQlDsWorkOrderLambda points at function WorkOrdrLambdaFunction, which the template does not define']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['data source GraphQlDsWorkOrderLambda points at function WorkOrdrLambdaFunction, which the template does not define']);
   });
 
   test('a resolver on a data source that does not exist', () => {
     const template = clone();
     template.Resources.GraphQlResolverQuerygetSite!.Properties!.DataSourceName = { 'Fn::GetAtt': ['GraphQlDsSiteLambada', 'Name'] };
-    expect(checkTemplate(template, models)).toEqual(['resolver GraphQlResolverQuerygetSite uses data source GraphQlDsSiteLambada, which the template does not define']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['resolver GraphQlResolverQuerygetSite uses data source GraphQlDsSiteLambada, which the template does not define']);
   });
 
   test('a stale schema', () => {
     const template = clone();
     const schema = Object.values(template.Resources).find((r) => r.Type === 'AWS::AppSync::GraphQLSchema')!;
     schema.Properties!.Definition = `${String(schema.Properties!.Definition)}\n# edited`;
-    expect(checkTemplate(template, models)).toEqual(['the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)']);
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual(['the packaged schema is not the generated appsync/schema.graphql (run `npm run generate`)']);
   });
 
   test('a list split out of an SSM dynamic reference (split before it is resolved)', () => {
     const template = clone();
     const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function')!;
     (fn.Properties!.VpcConfig as Record<string, unknown>).SubnetIds = { 'Fn::Split': [',', '{{resolve:ssm:/datastore-pg/dev/subnet-ids}}'] };
-    expect(checkTemplate(template, models)).toEqual([
+    expect(checkTemplate(template, models, DEV_ALARMS)).toEqual([
       'the template splits {{resolve:ssm:/datastore-pg/dev/subnet-ids}}, which CloudFormation splits before resolving it (use a parameter of type AWS::SSM::Parameter::Value<List<...>>)',
     ]);
   });

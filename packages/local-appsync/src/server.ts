@@ -30,6 +30,9 @@ export interface LocalAppSync {
 }
 
 export async function startLocalAppSync(options: LocalAppSyncOptions): Promise<LocalAppSync> {
+  // The handlers run in this process: their CloudWatch metrics (EMF lines) would only clutter the
+  // output here, and requests run side by side, where Lambda runs one per container.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const api = createLocalApi(options.root);
   // First: a forwarder that cannot start (no database) fails the start before anything listens.
   const forwarder = options.live ? await startLocalForwarder(api, options.live) : undefined;

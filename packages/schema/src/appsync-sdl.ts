@@ -113,15 +113,16 @@ function renderModelTypes(model: ModelMeta): string[] {
       ...model.fields.map((f) => `${f.name}: ${subscriptionFilterInput(f)}`),
       `and: [ModelSubscription${model.name}FilterInput]`, `or: [ModelSubscription${model.name}FilterInput]`, '_deleted: ModelBooleanInput',
     ]),
-    // The owner is stamped by the server, so it is never required on input.
-    block(`input Create${model.name}Input`, ['id: ID', ...nonId.map((f) => `${f.name}: ${graphqlType(f, f.required && !isOwnerField(model, f))}`), '_version: Int']),
+    // The owner is stamped by the server, and a field with a @default takes it when a create leaves it
+    // out (as Amplify's transformer makes it nullable in the create input): neither is required on input.
+    block(`input Create${model.name}Input`, ['id: ID', ...nonId.map((f) => `${f.name}: ${graphqlType(f, requiredOnCreate(model, f))}`), '_version: Int']),
     block(`input Update${model.name}Input`, ['id: ID!', ...nonId.map((f) => `${f.name}: ${graphqlType(f, false)}`), '_version: Int']),
     block(`input Delete${model.name}Input`, ['id: ID!', '_version: Int']),
   ];
 }
 
-function isOwnerField(model: ModelMeta, field: FieldMeta): boolean {
-  return model.auth.some((r) => r.allow === 'owner' && r.ownerField === field.name);
+function requiredOnCreate(model: ModelMeta, field: FieldMeta): boolean {
+  return field.required && field.default === undefined && !model.auth.some((r) => r.allow === 'owner' && r.ownerField === field.name);
 }
 
 function graphqlType(field: FieldMeta, required = field.required): string {

@@ -4,7 +4,9 @@
 // `npm run schema:check` compares the AppSync schema generated from schema.graphql with the one of the
 // last release (appsync/schema.release.graphql, updated by `npm run schema:release`) and refuses such
 // changes, with GraphQL Inspector's rules: comparing the generated schema catches them all, since a
-// required model field becomes a required field of Create<Model>Input.
+// required model field becomes a required field of Create<Model>Input. A required field added with a
+// @default passes: it is optional in Create<Model>Input, and the server fills it in (README, "Adding a
+// required field safely").
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CriticalityLevel, diff } from '@graphql-inspector/core';

@@ -26,7 +26,16 @@ export interface FieldMeta {
    * version applies its difference from that version to the server's value instead of replacing it.
    */
   counter?: true;
+  /**
+   * @default(value: "..."): the value a create gets when it does not send the field, as the field's
+   * GraphQL type has it (a number, a boolean, or a string). Lets a release add a required field that
+   * apps already in the field do not know: Create<Model>Input does not require it.
+   */
+  default?: DefaultValue;
 }
+
+/** A @default value, typed as its field: Int, Float, AWSTimestamp -> number; Boolean -> boolean; others -> string. */
+export type DefaultValue = string | number | boolean;
 
 export interface RelationMeta {
   name: string;

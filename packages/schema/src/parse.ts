@@ -9,8 +9,9 @@ import {
   type ObjectTypeDefinitionNode,
   type TypeNode,
 } from 'graphql';
-import { SCALARS, type AuthRule, type ConflictHandler, type FieldConflictPolicy, type FieldMeta, type FieldType, type ModelMeta, type RelationMeta, type ScalarName } from './model';
+import { SCALARS, type AuthRule, type ConflictHandler, type DefaultValue, type FieldConflictPolicy, type FieldMeta, type FieldType, type ModelMeta, type RelationMeta, type ScalarName } from './model';
 import { pluralName, snakeCase } from './naming';
+import { stringScalarFormats } from './scalar-formats';
 
 /** A schema this project cannot serve, with the type and field it is about. */
 export class SchemaError extends Error {
@@ -78,6 +79,7 @@ function parseModel(type: ObjectTypeDefinitionNode, enums: Map<string, string[]>
     }
   }
   fields.push(...timestampFields(name, directive(type.directives, 'model'), fields));
+  checkDefaults(name, fields, relations, auth);
 
   return {
     name,
@@ -92,8 +94,11 @@ function parseModel(type: ObjectTypeDefinitionNode, enums: Map<string, string[]>
 
 function parseField(model: string, field: FieldDefinitionNode, enums: Map<string, string[]>): FieldMeta {
   const where = `${model}.${field.name.value}`;
+  const seen = new Set<string>();
   for (const d of field.directives ?? []) {
-    if (d.name.value !== 'refersTo' && d.name.value !== 'counter') throw new SchemaError(`${where}: directive @${d.name.value} is not supported on a scalar field`);
+    if (!['refersTo', 'counter', 'default'].includes(d.name.value)) throw new SchemaError(`${where}: directive @${d.name.value} is not supported on a scalar field`);
+    if (seen.has(d.name.value)) throw new SchemaError(`${where}: directive @${d.name.value} appears twice`);
+    seen.add(d.name.value);
   }
   const { named, required, list } = unwrap(field.type);
   const counter = Boolean(directive(field.directives, 'counter'));
@@ -103,7 +108,75 @@ function parseField(model: string, field: FieldDefinitionNode, enums: Map<string
   else if (enums.has(named)) type = { kind: 'enum', name: named, values: enums.get(named)! };
   else throw new SchemaError(`${where}: type ${named} is not a scalar, an enum or a @model`);
   const readOnly = field.name.value === 'createdAt' || field.name.value === 'updatedAt';
-  return { name: field.name.value, column: refersTo(field.directives) ?? snakeCase(field.name.value), type, required, list, readOnly, ...(counter ? { counter } : {}) };
+  const defaultDirective = directive(field.directives, 'default');
+  const fieldDefault = defaultDirective && parseDefault(where, defaultDirective, type, list);
+  return {
+    name: field.name.value, column: refersTo(field.directives) ?? snakeCase(field.name.value), type, required, list, readOnly,
+    ...(counter ? { counter } : {}), ...(fieldDefault !== undefined ? { default: fieldDefault } : {}),
+  };
+}
+
+/**
+ * @default(value: "..."), as Amplify's own directive has it (`directive @default(value: String) on
+ * FIELD_DEFINITION`, @aws-amplify/graphql-directives): the value is a string literal, read as the
+ * field's type; only a scalar or enum field that is not a list takes one (amplify-category-api,
+ * graphql-default-value-transformer). Parsed more strictly than Amplify does ("12abc" is not an Int).
+ */
+function parseDefault(where: string, node: ConstDirectiveNode, type: FieldType, list: boolean): DefaultValue {
+  const args = node.arguments ?? [];
+  if (args.length !== 1 || args[0]!.name.value !== 'value') throw new SchemaError(`${where}: @default takes one argument, value`);
+  const literal = args[0]!.value;
+  if (literal.kind !== Kind.STRING) throw new SchemaError(`${where}: @default(value:) must be a string, whatever the field's type (as in Amplify: value: "42")`);
+  if (list) throw new SchemaError(`${where}: @default does not apply to a list field`);
+  const text = literal.value;
+  const refused = (expected: string) => new SchemaError(`${where}: @default(value: ${JSON.stringify(text)}) is not ${expected}`);
+  if (type.kind === 'enum') {
+    if (!type.values.includes(text)) throw refused(`a value of enum ${type.name} (${type.values.join(', ')})`);
+    return text;
+  }
+  switch (type.name) {
+    case 'Int': {
+      const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isInteger(value) || value < -(2 ** 31) || value > 2 ** 31 - 1) throw refused('an Int (a 32-bit integer)');
+      return value;
+    }
+    case 'AWSTimestamp': {
+      const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(value)) throw refused('an AWSTimestamp (an integer)');
+      return value;
+    }
+    case 'Float': {
+      const value = /^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : NaN;
+      if (!Number.isFinite(value)) throw refused('a Float (a finite number)');
+      return value;
+    }
+    case 'Boolean':
+      if (text !== 'true' && text !== 'false') throw refused('a Boolean (true or false)');
+      return text === 'true';
+    case 'ID':
+      if (text.length === 0) throw refused('an ID (a non-empty string)');
+      return text;
+    case 'String':
+      return text;
+    default:
+      if (!stringScalarFormats[type.name](text)) throw refused(`a valid ${type.name}`);
+      return text;
+  }
+}
+
+/**
+ * A default stands in for a value a client does not send: never for one the server or the device decides
+ * (the id, server-set timestamps, the owner), nor for the reference of a relation, which would point every
+ * item created without it at one fixed item.
+ */
+function checkDefaults(model: string, fields: readonly FieldMeta[], relations: readonly RelationMeta[], auth: readonly AuthRule[]): void {
+  for (const field of fields.filter((f) => f.default !== undefined)) {
+    const where = `${model}.${field.name}`;
+    if (field.name === 'id') throw new SchemaError(`${where}: @default does not apply to the id (DataStore creates ids on the device)`);
+    if (field.readOnly) throw new SchemaError(`${where}: @default does not apply to a field the server sets`);
+    if (auth.some((r) => r.allow === 'owner' && r.ownerField === field.name)) throw new SchemaError(`${where}: @default does not apply to the owner field (the server sets it from the caller's identity)`);
+    if (relations.some((r) => r.kind === 'belongsTo' && r.references.includes(field.name))) throw new SchemaError(`${where}: @default does not apply to a relation's reference field`);
+  }
 }
 
 function parseRelation(model: string, field: FieldDefinitionNode, modelNames: Set<string>): RelationMeta | undefined {
@@ -114,6 +187,7 @@ function parseRelation(model: string, field: FieldDefinitionNode, modelNames: Se
   const [relation] = relationDirectives;
   if (!relation || relationDirectives.length > 1) throw new SchemaError(`${where}: a field of @model type ${named} needs exactly one of @belongsTo, @hasMany, @hasOne`);
   for (const d of field.directives ?? []) {
+    if (d.name.value === 'default') throw new SchemaError(`${where}: @default does not apply to a relation`);
     if (!FIELD_DIRECTIVES.has(d.name.value)) throw new SchemaError(`${where}: directive @${d.name.value} is not supported`);
   }
   const references = argument(relation, 'references');

@@ -65,6 +65,20 @@ test('inputs require what the model requires, except what the server sets', () =
   expect(sdl).toContain('input DeleteWorkOrderInput {\n  id: ID!\n  _version: Int\n}');
 });
 
+test('a required field with a @default stays required on the type, and a create may leave it out', () => {
+  const withDefault = renderAppSyncSchema(parseModels(`
+    enum Priority { LOW NORMAL HIGH }
+    type Job @model @auth(rules: [{ allow: public }]) { id: ID! title: String! priority: Priority! @default(value: "NORMAL") }`));
+  expect(withDefault).toMatch(/type Job [^{]*\{\n  id: ID!\n  title: String!\n  priority: Priority!\n/);
+  expect(withDefault).toContain('input CreateJobInput {\n  id: ID\n  title: String!\n  priority: Priority\n  _version: Int\n}');
+  expect(withDefault).toContain('input UpdateJobInput {\n  id: ID!\n  title: String\n  priority: Priority\n  _version: Int\n}');
+  // Valid SDL, and a create without the field validates against it (an app built before the field existed).
+  const jobSchema = buildSchema(APPSYNC_DEFINITIONS + withDefault);
+  expect(validate(jobSchema, parse('mutation { createJob(input: { title: "Fix pump" }) { id title } }'))).toEqual([]);
+  expect(validate(jobSchema, parse('mutation { createJob(input: { priority: HIGH }) { id } }')).map((e) => e.message))
+    .toContainEqual(expect.stringMatching(/Field "CreateJobInput.title" of required type "String!" was not provided/));
+});
+
 test('a misspelt type name is caught', () => {
   expect(validate(schema, parse('query { syncWorkOrder(lastSync: 0) { items { id } } }')).length).toBeGreaterThan(0);
 });

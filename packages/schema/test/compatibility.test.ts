@@ -28,9 +28,24 @@ test.each([
   expect(await breakingChanges(released, change())).toContainEqual(expect.stringMatching(message));
 });
 
+test('refused: a required field\'s @default removed once released (old apps\' creates lack the field)', async () => {
+  const releasedWithDefault = edited('  phone: AWSPhone\n', '  phone: AWSPhone\n  taxId: String! @default(value: "none")\n');
+  const withoutDefault = edited('  phone: AWSPhone\n', '  phone: AWSPhone\n  taxId: String!\n');
+  expect(await breakingChanges(releasedWithDefault, withoutDefault))
+    .toContainEqual(expect.stringMatching(/Input field 'CreateCustomerInput.taxId' changed type from 'String' to 'String!'/));
+});
+
 test('refused: a model removed', async () => {
   const withoutParts = appSyncSchema(source.slice(0, source.indexOf('type Part @model')));
   expect(await breakingChanges(released, withoutParts)).toContainEqual(expect.stringMatching(/Type 'Part' was removed/));
+});
+
+test('passed: a required field with a @default (the server fills it in for old apps\' creates)', async () => {
+  const withDefault = appSyncSchema(source
+    .replace('  phone: AWSPhone\n', '  phone: AWSPhone\n  tier: CustomerTier! @default(value: "STANDARD")\n')
+    .replace('enum WorkOrderStatus {', 'enum CustomerTier {\n  STANDARD\n  KEY_ACCOUNT\n}\n\nenum WorkOrderStatus {'));
+  expect(withDefault).toContain('  tier: CustomerTier!\n');
+  expect(await breakingChanges(released, withDefault)).toEqual([]);
 });
 
 test('passed: an optional field and a new model', async () => {

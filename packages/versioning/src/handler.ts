@@ -1,12 +1,22 @@
-// A model's Lambda handler: its resolver behind the two middlewares, in the order they must run (the
-// log reads the envelope that errorEnvelope's onError leaves). Kept out of index.ts so that tools
-// using the resolver alone (bench, simulation, local endpoint) do not load middy.
+// A model's Lambda handler: its resolver behind Powertools' logger and metrics and our two middlewares,
+// in the order they must run (middy runs `after` and `onError` in reverse: errorEnvelope leaves the
+// envelope, requestObservation reads it and adds the request's metrics, logMetrics flushes them as EMF).
+// Kept out of index.ts so that tools using the resolver alone (bench, simulation) do not load middy.
 import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { ModelMeta } from '@datastore-pg/schema/models';
 import type { AppSyncEvent, Envelope } from './event';
-import { errorEnvelope, requestLog } from './middleware';
+import { errorEnvelope, requestObservation } from './middleware';
+import { logger } from './observability';
 import { modelResolver, type ModelHooks } from './resolver';
 
 export function modelHandler(model: ModelMeta, hooks: ModelHooks = {}) {
-  return middy<AppSyncEvent, Envelope>().use(requestLog()).use(errorEnvelope()).handler(modelResolver(model, hooks));
+  const resolver = modelResolver(model, hooks);
+  const observation = requestObservation();
+  return middy<AppSyncEvent, Envelope>()
+    // Never the event: it carries the request's arguments, the data.
+    .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
+    .use(observation.middlewares)
+    .use(errorEnvelope())
+    .handler((event) => resolver(event, observation.outcomeOf(event)));
 }

@@ -80,9 +80,13 @@ export interface ConflictVersions {
   written: number | null;
 }
 
-/** Records what a merge overwrote or refused (versioning.conflicts), so it can be found and restored. */
-export async function logConflicts(tx: Sql, runtime: ModelRuntime, id: string, writer: string, versions: ConflictVersions, values: readonly LoggedValue[]): Promise<void> {
-  if (values.length > 0) await tx`${conflictsInsert(runtime, id, writer, versions, values)}`;
+/**
+ * Records what a merge overwrote or refused (versioning.conflicts), so it can be found and restored.
+ * Returns how many entries were new (a refusal sent again is logged once).
+ */
+export async function logConflicts(tx: Sql, runtime: ModelRuntime, id: string, writer: string, versions: ConflictVersions, values: readonly LoggedValue[]): Promise<number> {
+  if (values.length === 0) return 0;
+  return (await tx`${conflictsInsert(runtime, id, writer, versions, values)}`).count;
 }
 
 /** The INSERT of logConflicts, to run on its own or as a data-modifying WITH of the write itself. */

@@ -1,5 +1,5 @@
 export { modelResolver, type ModelHooks, type Resolver, type ResolverOptions } from './resolver';
-export { log, type LogLevel } from './log';
+export { logger, Metric, METRICS_NAMESPACE, SERVICE_NAME, type RequestOutcome } from './observability';
 export { DataStoreError, ErrorCode, toDataStoreError } from './errors';
 export type { AppSyncEvent, Envelope } from './event';
 export type { ConflictContext, ConflictResolution, ResolveConflict } from './conflict';

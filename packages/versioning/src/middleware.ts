@@ -1,7 +1,9 @@
 import type { MiddlewareObj } from '@middy/core';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { ErrorCode, toDataStoreError } from './errors';
 import type { AppSyncEvent, Envelope } from './event';
-import { log } from './log';
+import { logger, Metric, METRICS_NAMESPACE, SERVICE_NAME, type RequestOutcome } from './observability';
 
 /**
  * Turns any error into the envelope the AppSync resolver maps to util.error(message, errorType, data).
@@ -14,8 +16,7 @@ export function errorEnvelope(): MiddlewareObj<AppSyncEvent, Envelope> {
       const error = toDataStoreError(request.error);
       if (error.code === ErrorCode.InternalError || error.code === ErrorCode.Unavailable) {
         const cause = error.cause as { name?: string; code?: string; message?: string } | undefined;
-        log('error', 'request failed', {
-          requestId: (request.context as { awsRequestId?: string } | undefined)?.awsRequestId,
+        logger.error('request failed', {
           field: request.event?.info?.fieldName,
           errorType: error.code,
           cause: cause?.name,
@@ -30,26 +31,51 @@ export function errorEnvelope(): MiddlewareObj<AppSyncEvent, Envelope> {
 }
 
 /**
- * One log line per request: request id, field, duration and, for a failed one, its errorType. Use it
- * before errorEnvelope(), whose onError runs first and leaves the envelope to read.
+ * One log line and one set of metrics per request: field, duration, sync mode and items, merges and
+ * conflicts logged, and for a failed one its errorType. The resolver fills the request's outcome
+ * (outcomeOf). The middlewares (Powertools' logMetrics, which prints the metrics when the request
+ * ends, and ours, which adds them just before) go before errorEnvelope(), whose onError runs first and
+ * leaves the envelope to read.
  */
-export function requestLog(): MiddlewareObj<AppSyncEvent, Envelope> {
-  // Keyed by request: a dev server runs several requests of one handler at once.
-  const started = new WeakMap<object, number>();
-  const done = async (request: { event: AppSyncEvent; context: unknown; response: Envelope | undefined | null }) => {
-    const response = request.response;
-    log('info', 'request', {
-      requestId: (request.context as { awsRequestId?: string } | undefined)?.awsRequestId,
-      field: request.event?.info?.fieldName,
-      durationMs: Math.round(performance.now() - (started.get(request) ?? performance.now())),
-      errorType: response && 'errorType' in response ? response.errorType : undefined,
-    });
+export function requestObservation(): { middlewares: MiddlewareObj<AppSyncEvent, Envelope>[]; outcomeOf(event: AppSyncEvent): RequestOutcome } {
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  // Counts under a dimension of their own (syncMode, errorType), each printed at once as its own EMF line.
+  const detail = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  // Keyed by event: the local endpoint runs several requests of one handler at once.
+  const requests = new WeakMap<object, { started: number; outcome: RequestOutcome }>();
+  const done = async (request: { event: AppSyncEvent; response: Envelope | undefined | null }) => {
+    const { started, outcome } = requests.get(request.event) ?? { started: performance.now(), outcome: {} };
+    const field = request.event?.info?.fieldName ?? 'unknown';
+    const durationMs = Math.round(performance.now() - started);
+    const errorType = request.response && 'errorType' in request.response ? request.response.errorType : undefined;
+    logger.info('request', { field, durationMs, ...outcome, errorType });
+
+    // Two dimension sets: the whole API ([service], the empty set) and per field ([service, field]).
+    metrics.addDimensions({});
+    metrics.addDimensions({ field });
+    metrics.addMetric(Metric.Requests, MetricUnit.Count, 1);
+    metrics.addMetric(Metric.Latency, MetricUnit.Milliseconds, durationMs);
+    if (outcome.items !== undefined) metrics.addMetric(Metric.SyncItems, MetricUnit.Count, outcome.items);
+    if (outcome.merged) metrics.addMetric(Metric.MergedWrites, MetricUnit.Count, 1);
+    if (outcome.conflictsLogged) metrics.addMetric(Metric.ConflictsLogged, MetricUnit.Count, outcome.conflictsLogged);
+    if (outcome.syncMode) countBy(detail, 'syncMode', outcome.syncMode, Metric.Syncs);
+    if (errorType) countBy(detail, 'errorType', errorType, Metric.Errors);
   };
-  return {
+  const observation: MiddlewareObj<AppSyncEvent, Envelope> = {
     before: async (request) => {
-      started.set(request, performance.now());
+      requests.set(request.event, { started: performance.now(), outcome: {} });
     },
     after: done,
     onError: done,
   };
+  return {
+    middlewares: [logMetrics(metrics, { throwOnEmptyMetrics: false }) as MiddlewareObj<AppSyncEvent, Envelope>, observation],
+    outcomeOf: (event) => requests.get(event)?.outcome ?? {},
+  };
+}
+
+function countBy(metrics: Metrics, dimension: string, value: string, name: string): void {
+  metrics.addDimension(dimension, value);
+  metrics.addMetric(name, MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
 }

@@ -13,6 +13,7 @@ import { compileFilter, isObject } from './filter';
 import { completeHistory, conflictsInsert, historySince, logConflicts, readBase, readHistory, writeInfo, type WriteInfo } from './history';
 import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
 import { isReplay, merge, needsBase, sameValue, type HistoryEntry, type LoggedValue } from './merge';
+import type { RequestOutcome } from './observability';
 import { columnOf, type ModelRuntime } from './runtime';
 import { bind, joinFragments, type Fragment } from './sql-values';
 import { inputValue, scalarValue } from './values';
@@ -24,6 +25,8 @@ export interface WriteContext {
   writer: string;
   access: Access;
   resolveConflict?: ResolveConflict;
+  /** What the write did, for the request's log line and metrics: merged, conflicts logged. */
+  outcome: RequestOutcome;
 }
 
 type Values = Map<FieldMeta, unknown>;
@@ -46,6 +49,7 @@ export async function create(ctx: WriteContext, args: Record<string, unknown>): 
   if (input._version !== undefined && input._version !== null) throw invalid('_version is set by the server on create');
   const { id: _id, _version: _v, ...sent } = input;
   const values = fieldValues(runtime, sent);
+  applyDefaults(runtime, values);
   const id = input.id === undefined || input.id === null ? randomUUID() : idArg(runtime, input.id);
   values.set(runtime.idField, id);
   const info: WriteInfo = { id, writer: ctx.writer, base: 0, sent };
@@ -108,7 +112,8 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
         const merged = automerge(runtime.fields, server, incoming);
         const item = Object.keys(merged).length === 0 ? server : await write(runtime, tx, id, fieldValues(runtime, merged), info);
         const refusedFields = Object.fromEntries(Object.entries(incoming).filter(([name]) => !(name in merged)));
-        await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item === server ? null : item._version },
+        ctx.outcome.merged = item !== server;
+        ctx.outcome.conflictsLogged = await logConflicts(tx, runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: item === server ? null : item._version },
           refused(runtime, refusedFields, server, history, 'automerge'));
         return item;
       }
@@ -127,6 +132,8 @@ export async function update(ctx: WriteContext, args: Record<string, unknown>): 
         // The write takes the next version (the row is locked), and logs what it overwrote in the same statement.
         const logged = merged.log.length === 0 ? undefined
           : conflictsInsert(runtime, String(server.id), ctx.writer, { base: version, server: server._version, written: server._version + 1 }, merged.log);
+        ctx.outcome.merged = true;
+        ctx.outcome.conflictsLogged = merged.log.length;
         return writeRow(runtime, tx, id, assignments(runtime, fieldValues(runtime, merged.write)), info, logged);
       }
     }
@@ -155,6 +162,7 @@ export async function remove(ctx: WriteContext, args: Record<string, unknown>): 
     switch (strategy) {
       case 'MERGE':
         // A stale delete deletes: the fields others changed since stay in the tombstone until purge.
+        ctx.outcome.merged = true;
         return tombstone(runtime, tx, id, info);
       case 'CUSTOM': {
         const base = history ? await readBase(tx, runtime, String(server.id), version) : null;
@@ -199,7 +207,7 @@ function isDevice(ctx: WriteContext): boolean {
 
 /** Logs a write refused as a whole (nothing written). */
 async function refuse(ctx: WriteContext, tx: Tx, server: Item, history: readonly HistoryEntry[] | null, baseVersion: number, fields: Record<string, unknown>, reason: LoggedValue['reason']): Promise<void> {
-  await logConflicts(tx, ctx.runtime, String(server.id), ctx.writer, { base: baseVersion, server: server._version, written: null },
+  ctx.outcome.conflictsLogged = await logConflicts(tx, ctx.runtime, String(server.id), ctx.writer, { base: baseVersion, server: server._version, written: null },
     refused(ctx.runtime, fields, server, history, reason));
 }
 
@@ -240,11 +248,13 @@ async function applyResolution(ctx: WriteContext, tx: Tx, id: unknown, server: I
     case 'REJECT':
       return conflict(server);
     case 'REMOVE':
+      ctx.outcome.merged = true;
       return tombstone(ctx.runtime, tx, id, info);
     case 'RESOLVE': {
       const { id: _id, _version: _v, ...data } = resolution.data;
       const values = fieldValues(ctx.runtime, data);
       checkOwnerChange(ctx, values);
+      ctx.outcome.merged = true;
       return write(ctx.runtime, tx, id, values, info);
     }
   }
@@ -305,6 +315,22 @@ function fieldValues(runtime: ModelRuntime, input: Record<string, unknown>): Val
     values.set(field, inputValue(field, columnOf(runtime, field), value));
   }
   return values;
+}
+
+/**
+ * The @default of each field a create left out: an app built before the field existed does not send it.
+ * The default goes through the same check as a client's value, so it reaches SQL as its column takes it.
+ * A required field sent as null stays refused (fieldValues): that is a broken client, not an old one. An
+ * optional field sent as null takes the default, as under Amplify's resolver ($util.defaultIfNull): DataStore
+ * sends null for every field the app did not set (amplify-js datastore/src/datastore/datastore.ts, normalize).
+ */
+function applyDefaults(runtime: ModelRuntime, values: Values): void {
+  for (const field of runtime.model.fields) {
+    if (field.default === undefined) continue;
+    if (!values.has(field) || (values.get(field) === null && !field.required)) {
+      values.set(field, inputValue(field, columnOf(runtime, field), field.default));
+    }
+  }
 }
 
 /** Owner rules: the owner is the caller, never someone else, unless a wider rule (a group) applies. */

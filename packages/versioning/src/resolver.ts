@@ -7,8 +7,8 @@ import { accessOf, callerOf, writerOf } from './auth';
 import type { ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode } from './errors';
 import type { AppSyncEvent } from './event';
-import { log } from './log';
 import { create, get, remove, update } from './mutations';
+import { logger, type RequestOutcome } from './observability';
 import { retryBudgetFromEnv, withRetry } from './retry';
 import { loadModelRuntime, type ModelRuntime } from './runtime';
 import { sync } from './sync';
@@ -25,7 +25,8 @@ export interface ResolverOptions {
   onConnectionLost?: () => void;
 }
 
-export type Resolver = (event: AppSyncEvent) => Promise<{ data: unknown }>;
+/** Answers one event; what the request did (sync mode, items, merges) is written to `outcome` as it goes. */
+export type Resolver = (event: AppSyncEvent, outcome?: RequestOutcome) => Promise<{ data: unknown }>;
 
 export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options: ResolverOptions = {}): Resolver {
   if ((model.conflictHandler === 'CUSTOM') !== Boolean(hooks.resolveConflict)) {
@@ -46,16 +47,16 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
     return runtime;
   };
 
-  const resolve: Resolver = async (event) => {
+  const resolve = async (event: AppSyncEvent, outcome: RequestOutcome): Promise<{ data: unknown }> => {
     // Who is asking first: an unauthorized request costs no database work, even on a cold start.
     const caller = callerOf(event.identity);
     const access = accessOf(model, caller);
     const rt = await loadRuntime();
     const args = event.arguments ?? {};
-    const ctx = { runtime: rt, caller, writer: writerOf(caller), access, resolveConflict: hooks.resolveConflict };
+    const ctx = { runtime: rt, caller, writer: writerOf(caller), access, resolveConflict: hooks.resolveConflict, outcome };
     switch (event.info.fieldName) {
       case `sync${model.pluralName}`:
-        return { data: await sync(rt, access, args) };
+        return { data: await sync(rt, access, args, outcome) };
       case `get${model.name}`:
         return { data: await get(rt, access, args) };
       case `create${model.name}`:
@@ -72,14 +73,20 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
   };
   // Read once, when the container starts: a bad value fails its init, not every request.
   const budgetMs = retryBudgetFromEnv();
-  return (event) => withRetry(() => resolve(event), {
+  return (event, outcome = {}) => withRetry(() => resolve(event, startAttempt(outcome)), {
     budgetMs,
     onConnectionLost,
-    onRetry: (error, attempt, delayMs) => log('warn', 'retrying after a transient database failure', {
+    onRetry: (error, attempt, delayMs) => logger.warn('retrying after a transient database failure', {
       field: event.info.fieldName,
       sqlstate: (error as { code?: unknown }).code,
       attempt,
       delayMs: Math.round(delayMs),
     }),
   });
+}
+
+/** A retried request reports what its last attempt did, not a sum of attempts. */
+function startAttempt(outcome: RequestOutcome): RequestOutcome {
+  for (const key of Object.keys(outcome) as (keyof RequestOutcome)[]) delete outcome[key];
+  return outcome;
 }

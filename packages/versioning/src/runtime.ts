@@ -2,7 +2,7 @@
 // columns behind the model's fields, checked against the schema, and the key that signs sync tokens.
 import type { Sql } from '@datastore-pg/db';
 import type { FieldMeta, ModelMeta } from '@datastore-pg/schema/models';
-import type { ColumnInfo } from './values';
+import { inputValue, type ColumnInfo } from './values';
 
 export interface ModelRuntime {
   model: ModelMeta;
@@ -39,6 +39,15 @@ export async function loadModelRuntime(connection: () => Sql, model: ModelMeta):
   const columnInfo = new Map(columns.map((c) => [c.column, { type: c.type, isArray: c.is_array, sqlType: c.sql_type }]));
   for (const field of model.fields) {
     if (!columnInfo.has(field.column)) throw new SchemaMismatchError(`${model.name}.${field.name}: table ${model.table} has no column ${field.column}`);
+    // A @default is checked against the field's type when the schema is parsed; what only the column
+    // decides (an ID default in a uuid column) is checked here, not by every create that needs it.
+    if (field.default !== undefined) {
+      try {
+        inputValue(field, columnInfo.get(field.column)!, field.default);
+      } catch {
+        throw new SchemaMismatchError(`${model.name}.${field.name}: @default(value: ${JSON.stringify(String(field.default))}) does not fit column ${field.column} (${columnInfo.get(field.column)!.sqlType})`);
+      }
+    }
   }
 
   const [settings] = await sql<{ id_column: string; delta_table: string; merge_table: string | null; token_key: string }[]>`

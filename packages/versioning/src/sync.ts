@@ -12,6 +12,7 @@ import { compileFilter } from './filter';
 import { DataStoreError, ErrorCode, invalid } from './errors';
 import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
 import type { ModelRuntime } from './runtime';
+import type { RequestOutcome } from './observability';
 import { scopeHash, signToken, verifyToken, type SyncCursor, type SyncMode } from './token';
 import type { Fragment } from './sql-values';
 
@@ -32,7 +33,7 @@ export interface SyncResult {
   startedAt: number;
 }
 
-export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs): Promise<SyncResult> {
+export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs, outcome: RequestOutcome = {}): Promise<SyncResult> {
   const limit = syncLimit(args.limit);
   const lastSync = syncLastSync(args.lastSync);
   const filter = compileFilter(runtime, args.filter);
@@ -53,6 +54,8 @@ export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs
   const items = cursor.mode === 'delta'
     ? rows.map(({ _delta_seq: _seq, ...row }) => toItem(runtime, row))
     : rows.map((row) => toItem(runtime, row));
+  outcome.syncMode = cursor.mode;
+  outcome.items = items.length;
   return { items, nextToken, startedAt: cursor.startedAt };
 }
 

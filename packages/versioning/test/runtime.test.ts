@@ -15,6 +15,7 @@ test.each([
   ['a missing table', 'type Site @model @refersTo(name: "no_such_table") @auth(rules: [{ allow: public }]) { id: ID! }', /table no_such_table does not exist/],
   ['a missing column', 'type Site @model @auth(rules: [{ allow: public }]) { id: ID! colour: String }', /Site.colour: table sites has no column colour/],
   ['an unversioned table', 'type Site @model @refersTo(name: "pg_class_copy") @auth(rules: [{ allow: public }]) { id: ID! }', /is not versioned/],
+  ['a @default its column cannot hold', 'type Site @model @auth(rules: [{ allow: public }]) { id: ID! customerID: ID! @default(value: "none") }', /Site.customerID: @default\(value: "none"\) does not fit column customer_id \(uuid\)/],
 ])('names %s', async (_name, schema, message) => {
   await db.sql`create table if not exists pg_class_copy (id uuid primary key, created_at timestamptz, updated_at timestamptz)`;
   await expect(firstRequest(schema)).rejects.toThrow(message);
