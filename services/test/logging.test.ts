@@ -78,8 +78,8 @@ test('metrics as EMF: requests and latency for the API and per field, sync mode 
     await handler(event('syncSites', { limit: 1000 }, 'Query'), context('req-3'));
     await handler(event('updateSite', { input: { id: site.id, _version: 1, nickname: 'x' } }), context('req-4')); // no such field
   });
-  // A request's metrics flush when it ends; those under a dimension of their own are printed at once.
-  const [syncs, syncRequest, errors, updateRequest] = metrics;
+  // Each request prints its metrics, then those under a dimension of their own.
+  const [syncRequest, syncs, updateRequest, errors] = metrics;
   expect(metrics).toHaveLength(4);
 
   expect(syncRequest!._aws.CloudWatchMetrics[0]!.Namespace).toBe('datastore-pg');

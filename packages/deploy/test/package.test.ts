@@ -104,7 +104,13 @@ test('the packaged forwarder, run from its zip, publishes an SQL change through 
   const local = await startLocalAppSync({ credentials: newDevCredentials() });
   const published: unknown[] = [];
   local.api.onMutation((field, result) => field === 'publishCreateCustomer' && published.push(result));
-  Object.assign(process.env, { DATABASE_URL: db.url, APPSYNC_URL: local.url, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'stand-in', LOG_LEVEL: 'silent' });
+  Object.assign(process.env, {
+    DATABASE_URL: db.url, APPSYNC_URL: local.url, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'stand-in', LOG_LEVEL: 'silent',
+    POWERTOOLS_SERVICE_NAME: 'datastore-pg-prod', POWERTOOLS_METRICS_DISABLED: 'false', // as deployed: its metrics are printed
+  });
+  const printed: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => printed.push(String(chunk)) > 0) as typeof process.stdout.write;
   try {
     const { handler } = require(join(dir, 'handler.js')) as { handler: (event: unknown, context: unknown) => Promise<{ forwarded: boolean; published: number }> };
     const running = handler({}, { getRemainingTimeInMillis: () => 13_000 }); // forwards for 3 s
@@ -113,8 +119,15 @@ test('the packaged forwarder, run from its zip, publishes an SQL change through 
 
     expect(await running).toEqual({ forwarded: true, published: 1, passes: expect.any(Number), failedPasses: 0 });
     expect(published).toEqual([expect.objectContaining({ id: customer!.id, name: 'Forwarded from the bundle', _version: 1 })]);
+    // Its metrics, sampled before the run and printed again at its end: what the forwarder and watermark
+    // lag alarms read, and what it published.
+    const metrics = printed.join('').split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(metrics).toHaveLength(2);
+    expect(metrics.at(-1)).toMatchObject({ service: 'datastore-pg-prod', Published: 1, ForwarderErrors: 0, WatermarkLag: expect.any(Number), ForwarderLag: expect.any(Number) });
   } finally {
-    for (const name of ['APPSYNC_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) delete process.env[name];
+    process.stdout.write = write;
+    for (const name of ['APPSYNC_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'POWERTOOLS_SERVICE_NAME']) delete process.env[name];
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
     await local.close();
   }
 }, 30_000);

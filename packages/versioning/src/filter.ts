@@ -4,7 +4,7 @@
 import type { FieldMeta } from '@datastore-pg/schema/models';
 import { invalid } from './errors';
 import { columnOf, type ModelRuntime } from './runtime';
-import { bind, joinFragments, type Fragment } from './sql-values';
+import { bind, joinFragments, journalKey, type Fragment } from './sql-values';
 import { inputValue, scalarValue } from './values';
 
 /** Limits that keep a filter from becoming a denial of service. */
@@ -96,6 +96,38 @@ function compileCondition(runtime: ModelRuntime, field: FieldMeta, op: string, o
       throw unsupported(field, op);
   }
 }
+
+/**
+ * The equalities every row a filter admits satisfies, on columns whose value a journal row's image
+ * (to_jsonb of the row, alias d) holds as exactly the column's text: the filter's `eq` conditions at its
+ * top level and under `and`, on a text, varchar, uuid or enum column. As predicates on `d.item ->> column`,
+ * so that a delta sync reads a selective-sync device's changes through a journal index
+ * (versioning.index_journal) instead of every change in the window. Each is implied by the filter, which
+ * still applies: leaving one out never changes the answer, only how much of the journal is read.
+ */
+export function journalEqualities(runtime: ModelRuntime, filter: unknown): Fragment[] {
+  const { sql } = runtime;
+  if (!isObject(filter)) return [];
+  const found: Fragment[] = [];
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === 'and' && Array.isArray(value)) {
+      for (const group of value) found.push(...journalEqualities(runtime, group));
+      continue;
+    }
+    const field = runtime.fields.get(key);
+    const operand = isObject(value) ? value.eq : undefined;
+    if (!field || field.list || operand === null || operand === undefined) continue;
+    const column = columnOf(runtime, field);
+    if (column.isArray || !(field.type.kind === 'enum' || JOURNAL_TEXT_TYPES.has(column.type))) continue;
+    // Cast to the column's type first: a uuid in capitals must compare as the image holds it.
+    const typed = bind(sql, column, scalarValue({ ...field, required: false }, column, operand));
+    found.push(sql`${journalKey(sql, field.column)} = (${typed})::${sql.unsafe(column.sqlType)}::text`);
+  }
+  return found;
+}
+
+/** Column types whose jsonb image is the column's text, character for character. */
+const JOURNAL_TEXT_TYPES = new Set(['text', 'varchar', 'uuid']);
 
 /** A whole list to compare a list field with: checked like a list written to the field (length too). */
 function listOperand(runtime: ModelRuntime, field: FieldMeta, operand: unknown): unknown {

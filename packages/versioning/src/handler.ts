@@ -1,6 +1,6 @@
-// A model's Lambda handler: its resolver behind Powertools' logger and metrics and our two middlewares,
-// in the order they must run (middy runs `after` and `onError` in reverse: errorEnvelope leaves the
-// envelope, requestObservation reads it and adds the request's metrics, logMetrics flushes them as EMF).
+// A model's Lambda handler: its resolver behind Powertools' logger context and our two middlewares, in
+// the order they must run (middy runs `after` and `onError` in reverse: errorEnvelope leaves the
+// envelope, requestObservation reads it and prints the request's log line and metrics).
 // Kept out of index.ts so that tools using the resolver alone (bench, simulation) do not load middy.
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -16,7 +16,7 @@ export function modelHandler(model: ModelMeta, hooks: ModelHooks = {}) {
   return middy<AppSyncEvent, Envelope>()
     // Never the event: it carries the request's arguments, the data.
     .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
-    .use(observation.middlewares)
+    .use(observation.middleware)
     .use(errorEnvelope())
     .handler((event) => resolver(event, observation.outcomeOf(event)));
 }

@@ -1,6 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { ErrorCode, toDataStoreError } from './errors';
 import type { AppSyncEvent, Envelope } from './event';
 import { logger, Metric, METRICS_NAMESPACE, SERVICE_NAME, type RequestOutcome } from './observability';
@@ -33,14 +32,10 @@ export function errorEnvelope(): MiddlewareObj<AppSyncEvent, Envelope> {
 /**
  * One log line and one set of metrics per request: field, duration, sync mode and items, merges and
  * conflicts logged, and for a failed one its errorType. The resolver fills the request's outcome
- * (outcomeOf). The middlewares (Powertools' logMetrics, which prints the metrics when the request
- * ends, and ours, which adds them just before) go before errorEnvelope(), whose onError runs first and
- * leaves the envelope to read.
+ * (outcomeOf). Use it before errorEnvelope(), whose onError runs first and leaves the envelope to read.
  */
-export function requestObservation(): { middlewares: MiddlewareObj<AppSyncEvent, Envelope>[]; outcomeOf(event: AppSyncEvent): RequestOutcome } {
+export function requestObservation(): { middleware: MiddlewareObj<AppSyncEvent, Envelope>; outcomeOf(event: AppSyncEvent): RequestOutcome } {
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-  // Counts under a dimension of their own (syncMode, errorType), each printed at once as its own EMF line.
-  const detail = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   // Keyed by event: the local endpoint runs several requests of one handler at once.
   const requests = new WeakMap<object, { started: number; outcome: RequestOutcome }>();
   const done = async (request: { event: AppSyncEvent; response: Envelope | undefined | null }) => {
@@ -50,6 +45,8 @@ export function requestObservation(): { middlewares: MiddlewareObj<AppSyncEvent,
     const errorType = request.response && 'errorType' in request.response ? request.response.errorType : undefined;
     logger.info('request', { field, durationMs, ...outcome, errorType });
 
+    // Added and printed in one synchronous step (not by Powertools' logMetrics at the end of the
+    // request): requests running side by side on the local endpoint cannot take each other's metrics.
     // Two dimension sets: the whole API ([service], the empty set) and per field ([service, field]).
     metrics.addDimensions({});
     metrics.addDimensions({ field });
@@ -58,18 +55,19 @@ export function requestObservation(): { middlewares: MiddlewareObj<AppSyncEvent,
     if (outcome.items !== undefined) metrics.addMetric(Metric.SyncItems, MetricUnit.Count, outcome.items);
     if (outcome.merged) metrics.addMetric(Metric.MergedWrites, MetricUnit.Count, 1);
     if (outcome.conflictsLogged) metrics.addMetric(Metric.ConflictsLogged, MetricUnit.Count, outcome.conflictsLogged);
-    if (outcome.syncMode) countBy(detail, 'syncMode', outcome.syncMode, Metric.Syncs);
-    if (errorType) countBy(detail, 'errorType', errorType, Metric.Errors);
-  };
-  const observation: MiddlewareObj<AppSyncEvent, Envelope> = {
-    before: async (request) => {
-      requests.set(request.event, { started: performance.now(), outcome: {} });
-    },
-    after: done,
-    onError: done,
+    metrics.publishStoredMetrics();
+    // Counts under a dimension of their own, each its own EMF line.
+    if (outcome.syncMode) countBy(metrics, 'syncMode', outcome.syncMode, Metric.Syncs);
+    if (errorType) countBy(metrics, 'errorType', errorType, Metric.Errors);
   };
   return {
-    middlewares: [logMetrics(metrics, { throwOnEmptyMetrics: false }) as MiddlewareObj<AppSyncEvent, Envelope>, observation],
+    middleware: {
+      before: async (request) => {
+        requests.set(request.event, { started: performance.now(), outcome: {} });
+      },
+      after: done,
+      onError: done,
+    },
     outcomeOf: (event) => requests.get(event)?.outcome ?? {},
   };
 }

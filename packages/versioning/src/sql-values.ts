@@ -14,6 +14,15 @@ export function bind(sql: Sql, column: ColumnInfo, value: unknown): Fragment {
   return sql`${value as postgres.SerializableParameter}`;
 }
 
+/**
+ * A journal row image's key, `d.item ->> 'column'`, with the name as a literal: an expression index on
+ * the journal (versioning.index_journal) matches only the same expression, constant and all. The name
+ * comes from the schema's metadata, never from a client.
+ */
+export function journalKey(sql: Sql, column: string): Fragment {
+  return sql`d.item ->> ${sql.unsafe(`'${column.replace(/'/g, "''")}'`)}`;
+}
+
 /** Fragments joined by a separator fragment: join([a, b, c], sql`and`) -> a and b and c. */
 export function joinFragments(sql: Sql, fragments: readonly Fragment[], separator: Fragment, empty: Fragment = sql``): Fragment {
   const [first, ...rest] = fragments;

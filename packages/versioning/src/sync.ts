@@ -8,13 +8,13 @@
 //          journaled version of each item changed in the window, keyset on (stamp, seq)
 //   base   lastSync older than that: base rows changed in the window, keyset on (stamp, id)
 import type { Access } from './auth';
-import { compileFilter } from './filter';
+import { compileFilter, journalEqualities } from './filter';
 import { DataStoreError, ErrorCode, invalid } from './errors';
 import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
 import type { ModelRuntime } from './runtime';
 import type { RequestOutcome } from './observability';
 import { scopeHash, signToken, verifyToken, type SyncCursor, type SyncMode } from './token';
-import type { Fragment } from './sql-values';
+import { joinFragments, journalKey, type Fragment } from './sql-values';
 
 const DEFAULT_SYNC_LIMIT = 100;
 const MAX_SYNC_LIMIT = 1000;
@@ -47,7 +47,7 @@ export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs
     throw new DataStoreError(ErrorCode.InvalidNextToken, 'this sync took too long: its changes may have been purged; restart it without nextToken');
   }
 
-  const rows = await readPage(runtime, cursor, access, filter, limit);
+  const rows = await readPage(runtime, cursor, access, filter, journalEqualities(runtime, args.filter), limit);
   const last = rows.at(-1);
   const nextToken = rows.length === limit && last ? signToken({ ...cursor, after: keyOf(cursor.mode, last) }, runtime.tokenKey) : null;
   // A delta page's rows carry their journal position, which is the cursor's business, not the client's.
@@ -100,7 +100,7 @@ async function firstPage(runtime: ModelRuntime, lastSync: number, scope: string)
   return cursor;
 }
 
-function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, filter: Fragment, limit: number): Promise<Row[]> {
+function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, filter: Fragment, journalKeys: Fragment[], limit: number): Promise<Row[]> {
   const { sql, model, idField } = runtime;
   const id = sql`t.${sql(idField.column)}`;
   const owner = ownedBy(runtime, access);
@@ -119,19 +119,24 @@ function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, fil
          where ${window} and ${owner} and (${filter})
                ${a === undefined ? sql`` : sql`and (t._last_changed_at, ${id}) > (${a}, ${b!})`}
          order by t._last_changed_at, ${id} limit ${limit}`;
-    case 'delta':
+    case 'delta': {
       // The journal holds every version; a device needs only the latest one in the window. Its row
-      // image is turned back into a row of the table, so the same filter and columns apply.
+      // image is turned back into a row of the table, so the same filter and columns apply. A device
+      // under an owner rule or a selective-sync filter also reads through the image's own keys, which a
+      // journal index (versioning.index_journal) can answer: only its changes, not the whole window's.
+      const keys = access.scope === 'owner' ? [...journalKeys, sql`${journalKey(sql, runtime.fields.get(access.ownerField)!.column)} = ${access.owner}`] : journalKeys;
       return sql<Row[]>`
         select ${itemColumns(runtime)}, d.seq as _delta_seq
           from ${sql(runtime.deltaTable)} d
           cross join lateral jsonb_populate_record(null::${sql(model.table)}, d.item) t
          where d._last_changed_at > ${cursor.lastSync} and d._last_changed_at <= ${cursor.startedAt}
+           and ${joinFragments(sql, keys, sql`and`, sql`true`)}
            and not exists (select from ${sql(runtime.deltaTable)} newer
                             where newer.id = d.id and newer.seq > d.seq and newer._last_changed_at <= ${cursor.startedAt})
            and ${owner} and (${filter})
            ${a === undefined ? sql`` : sql`and (d._last_changed_at, d.seq) > (${a}, ${b!})`}
          order by d._last_changed_at, d.seq limit ${limit}`;
+    }
   }
 }
 
