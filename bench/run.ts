@@ -13,6 +13,7 @@ import { models } from '@datastore-pg/schema/models';
 import { startEmbeddedPostgres, type RunningPostgres } from '@datastore-pg/testing/embedded';
 import { modelResolver, toDataStoreError } from '@datastore-pg/versioning';
 import { readZip } from '../packages/deploy/src/zip';
+import { ownerDeltaSync } from './journal-keys';
 import { liveLatency } from './live';
 
 const ROOT = join(__dirname, '..');
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     await fillParts(sql);
     await offsetPaging(sql, await fullSync(sql));
     await deltaSync(sql);
+    await ownerDeltaSync(sql, ROWS, record);
     await singleUpdate(sql);
     await mergedWrite(sql, 'counter');
     await mergedWrite(sql, 'field');
