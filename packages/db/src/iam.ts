@@ -36,3 +36,16 @@ export function targetFromEnv(env: NodeJS.ProcessEnv = process.env, sign: TokenS
   if (missing.length > 0) throw new Error(`set DATABASE_URL, or ${missing.join(', ')} for an IAM-authenticated RDS connection`);
   return iamTarget({ host: env.DB_HOST!, port: Number(env.DB_PORT ?? 5432), database: env.DB_NAME!, username: env.DB_USER!, region: env.AWS_REGION! }, sign);
 }
+
+/**
+ * The read replica from the environment, or undefined when none is configured: DATABASE_READER_URL beside
+ * DATABASE_URL (local use), otherwise DB_READER_HOST (RDS Proxy's read-only endpoint, serverless.yml
+ * sets it for a stage with `readReplica`; empty when the stage has none) with the writer's DB_PORT,
+ * DB_NAME, DB_USER and IAM auth: the same user through the same proxy.
+ */
+export function readerTargetFromEnv(env: NodeJS.ProcessEnv = process.env, sign: TokenSigner = awsTokenSigner): string | ConnectTarget | undefined {
+  if (env.DATABASE_URL) return env.DATABASE_READER_URL || undefined;
+  if (!env.DB_READER_HOST) return undefined;
+  const writer = targetFromEnv(env, sign) as ConnectTarget;
+  return iamTarget({ host: env.DB_READER_HOST, port: writer.port, database: writer.database, username: writer.username, region: env.AWS_REGION! }, sign);
+}

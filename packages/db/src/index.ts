@@ -1,5 +1,5 @@
 export { connect, databaseUrlFromEnv, type ConnectOptions, type ConnectTarget, type Sql, type Tx } from './connect';
-export { awsTokenSigner, iamTarget, targetFromEnv, type IamEndpoint, type TokenSigner } from './iam';
-export { sharedConnection, closeSharedConnection, discardSharedConnection } from './shared';
-export { transaction, isConnectionLost } from './transaction';
+export { awsTokenSigner, iamTarget, readerTargetFromEnv, targetFromEnv, type IamEndpoint, type TokenSigner } from './iam';
+export { sharedConnection, sharedReaderConnection, closeSharedConnection, discardSharedConnection, discardSharedReaderConnection } from './shared';
+export { transaction, isConnectionLost, type TransactionOptions } from './transaction';
 export { countFromEnv } from './env';

@@ -1,8 +1,9 @@
 import { connect, type Sql } from './connect';
 import { countFromEnv } from './env';
-import { targetFromEnv } from './iam';
+import { readerTargetFromEnv, targetFromEnv } from './iam';
 
 let shared: Sql | undefined;
+let sharedReader: Sql | undefined;
 
 /**
  * The container's one connection, opened on first use. A Lambda container serves one request at a
@@ -10,16 +11,31 @@ let shared: Sql | undefined;
  * after 5 minutes so a frozen container does not hold a proxy slot.
  */
 export function sharedConnection(): Sql {
-  shared ??= connect(targetFromEnv(), {
+  shared ??= connect(targetFromEnv(), handlerOptions('datastore-pg handler'));
+  return shared;
+}
+
+/**
+ * The container's one connection to the read replica (DATABASE_READER_URL, DB_READER_HOST), opened on
+ * first use like the writer's; undefined when none is configured.
+ */
+export function sharedReaderConnection(): Sql | undefined {
+  if (sharedReader) return sharedReader;
+  const target = readerTargetFromEnv();
+  if (target) sharedReader = connect(target, handlerOptions('datastore-pg handler (reader)'));
+  return sharedReader;
+}
+
+function handlerOptions(applicationName: string) {
+  return {
     // DB_POOL_MAX: the dev server runs every handler in one process, serving requests side by side.
     max: countFromEnv('DB_POOL_MAX', 'connections', 1, 1),
     idleTimeout: 300,
-    applicationName: 'datastore-pg handler',
+    applicationName,
     // Well below the Lambda timeout (28 s), so a stuck statement ends as a retryable error, not a killed
     // container, even when it is the last attempt of the handler's retries (DB_RETRY_BUDGET_MS, 18 s).
     statementTimeoutMs: countFromEnv('DB_STATEMENT_TIMEOUT_MS', 'milliseconds', 8000, 1),
-  });
-  return shared;
+  };
 }
 
 /**
@@ -32,9 +48,17 @@ export function discardSharedConnection(): void {
   void lost?.end({ timeout: 0 }).catch(() => undefined);
 }
 
-/** Closes the shared connection (tests, a dev server shutting down). */
+/** Drops the shared reader connection after it was lost, as discardSharedConnection does the writer's. */
+export function discardSharedReaderConnection(): void {
+  const lost = sharedReader;
+  sharedReader = undefined;
+  void lost?.end({ timeout: 0 }).catch(() => undefined);
+}
+
+/** Closes the shared connections, the writer's and the reader's (tests, a dev server shutting down). */
 export async function closeSharedConnection(): Promise<void> {
-  const closing = shared;
+  const closing = [shared, sharedReader];
   shared = undefined;
-  await closing?.end();
+  sharedReader = undefined;
+  await Promise.all(closing.map((sql) => sql?.end()));
 }

@@ -11,27 +11,41 @@ export function isConnectionLost(error: unknown): boolean {
   return typeof code === 'string' && CONNECTION_LOST.test(code);
 }
 
+export interface TransactionOptions {
+  /**
+   * READ ONLY at READ COMMITTED, whatever the server's default_transaction_isolation: each statement
+   * then takes a snapshot of its own, so a later one sees what an earlier one checked (a replica's
+   * replay position, versioning/src/replica.ts).
+   */
+  readOnly?: boolean;
+}
+
 /**
  * Runs fn in a transaction on one reserved connection. Unlike sql.begin, it sends no ROLLBACK down a
  * connection that is already gone: postgres.js would schedule that write on a closed socket and throw
  * from a timer, out of reach of any catch (a crashed Lambda container). The server rolls back a
- * transaction whose connection died.
+ * transaction whose connection died. Nor does it release such a connection to the pool: postgres.js
+ * (3.4.9) would put the closed connection back among the open ones, and the pool's next statement
+ * would be written to its missing socket, with the same crash (seen here with a replica's session
+ * killed mid-page). Left alone, the pool reconnects it when it is needed.
  */
-export async function transaction<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function transaction<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const tx = await sql.reserve();
   // Sent now, and awaited after fn: fn's first statement follows it on the same connection without
   // waiting for its answer (one round trip fewer). If it fails, so does that statement.
-  const begun = tx`begin`.execute();
+  const begun = (options.readOnly ? tx`begin isolation level read committed read only` : tx`begin`).execute();
   begun.catch(() => undefined); // its failure is reported through fn's, or by the await below
+  let lost = false;
   try {
     const result = await fn(tx);
     await begun;
     await tx`commit`;
     return result;
   } catch (error) {
-    if (!isConnectionLost(error)) await tx`rollback`.catch(() => undefined);
+    lost = isConnectionLost(error);
+    if (!lost) await tx`rollback`.catch(() => undefined);
     throw error;
   } finally {
-    tx.release();
+    if (!lost) tx.release();
   }
 }

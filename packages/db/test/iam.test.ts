@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ENV, requireEnv, useTestDatabase, withAdmin } from '@datastore-pg/testing';
-import { awsTokenSigner, connect, iamTarget, targetFromEnv, type TokenSigner } from '../src';
+import { awsTokenSigner, connect, iamTarget, readerTargetFromEnv, targetFromEnv, type ConnectTarget, type TokenSigner } from '../src';
 
 const db = useTestDatabase();
 
@@ -51,4 +51,23 @@ test('the runtime connection comes from DATABASE_URL, or from the DB_* variables
     host: 'proxy.example', port: 5432, database: 'datastore', username: 'datastore_app', tls: true,
   });
   expect(() => targetFromEnv({ DB_HOST: 'proxy.example' })).toThrow(/DB_NAME, DB_USER, AWS_REGION/);
+});
+
+test('the read replica comes from DATABASE_READER_URL, or DB_READER_HOST as the same user with IAM; none when unset or empty', async () => {
+  expect(readerTargetFromEnv({ DATABASE_URL: 'postgres://localhost/x', DATABASE_READER_URL: 'postgres://localhost:5433/x' })).toBe('postgres://localhost:5433/x');
+  expect(readerTargetFromEnv({ DATABASE_URL: 'postgres://localhost/x' })).toBeUndefined();
+  const iam = { DB_HOST: 'proxy.example', DB_PORT: '5432', DB_NAME: 'datastore', DB_USER: 'datastore_app', AWS_REGION: 'us-east-1' };
+  // A stage without "readReplica" deploys DB_READER_HOST empty.
+  expect(readerTargetFromEnv({ ...iam, DB_READER_HOST: '' })).toBeUndefined();
+  expect(readerTargetFromEnv(iam)).toBeUndefined();
+  const signed: Parameters<TokenSigner>[0][] = [];
+  const reader = readerTargetFromEnv({ ...iam, DB_READER_HOST: 'proxy-read-only.endpoint.proxy.example' }, async (endpoint) => {
+    signed.push(endpoint);
+    return 'token';
+  }) as ConnectTarget;
+  expect(reader).toMatchObject({ host: 'proxy-read-only.endpoint.proxy.example', port: 5432, database: 'datastore', username: 'datastore_app', tls: true });
+  // The token is signed for the endpoint it is used on.
+  await expect(reader.password()).resolves.toBe('token');
+  expect(signed).toEqual([{ hostname: 'proxy-read-only.endpoint.proxy.example', port: 5432, username: 'datastore_app', region: 'us-east-1' }]);
+  expect(() => readerTargetFromEnv({ DB_READER_HOST: 'proxy-read-only.endpoint.proxy.example' })).toThrow(/DB_HOST, DB_NAME, DB_USER, AWS_REGION/);
 });

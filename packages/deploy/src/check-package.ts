@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { LIVE_OPERATIONS, publishField, renderAppSyncSchema, renderWiring, type ModelMeta } from '@datastore-pg/schema';
 import { checkMonitoring } from './check-monitoring';
 import type { AlarmThresholds } from './monitoring';
+import type { StageConfig } from './stages';
 
 const MAX_FUNCTION_ZIP_BYTES = 1024 * 1024;
 
@@ -51,6 +52,29 @@ export function checkTemplate(template: Template, models: readonly ModelMeta[], 
   problems.push(...findSecrets(JSON.stringify(template)).map((what) => `the template ${what}`));
   problems.push(...splitDynamicReferences(template).map((ref) => `the template splits ${ref}, which CloudFormation splits before resolving it (use a parameter of type AWS::SSM::Parameter::Value<List<...>>)`));
   return problems;
+}
+
+/** DB_READER_HOST as a stage's functions must have it: the SSM reference when it enables readReplica, empty otherwise. */
+export function readerHostFor(stage: Pick<StageConfig, 'ssmPrefix' | 'readReplica'>): string {
+  return stage.readReplica ? `{{resolve:ssm:${stage.ssmPrefix}/rds-proxy-reader-endpoint}}` : '';
+}
+
+/**
+ * Sync pages are read from a replica only on a stage whose stages.json entry enables one: there every
+ * function is given the proxy's read-only endpoint, elsewhere none is (and the stage needs no SSM
+ * parameter for it).
+ */
+export function checkReaderEnvironment(template: Template, stage: Pick<StageConfig, 'ssmPrefix' | 'readReplica'>): string[] {
+  const expected = readerHostFor(stage);
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+    .flatMap(([name, fn]) => {
+      const host = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.DB_READER_HOST ?? '';
+      if (JSON.stringify(host) === JSON.stringify(expected)) return [];
+      return [stage.readReplica
+        ? `function ${name} is not given the read-only endpoint ${expected} as DB_READER_HOST, though stages.json enables readReplica`
+        : `function ${name} is given a reader endpoint (DB_READER_HOST ${JSON.stringify(host)}), though stages.json does not enable readReplica`];
+    });
 }
 
 export const FORWARDER_HANDLER = 'services/forwarder/handler.handler';

@@ -4,16 +4,21 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseModels } from '@datastore-pg/schema';
-import { checkTemplate, checkZips, readTemplate, zipSizes } from './check-package';
+import { checkReaderEnvironment, checkTemplate, checkZips, readTemplate, zipSizes } from './check-package';
 import { stageArgument } from './args';
-import { loadStage } from './stages';
+import { loadStage, type StageConfig } from './stages';
 
 const ROOT = resolve(__dirname, '../../..');
 
-export function packageStage(stage: string): { directory: string; problems: string[]; zips: { file: string; size: number }[] } {
-  const config = loadStage(stage); // fails early on an unknown stage
-  const directory = join('.package', stage);
-  const result = spawnSync(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', directory], {
+/**
+ * Packages a stage and checks the result. `overrides` replace stage params for this packaging only (the
+ * framework's --param), into a folder of its own: a test packages a stage as if stages.json said so.
+ */
+export function packageStage(stage: string, overrides: Pick<StageConfig, 'readReplica'> = {}): { directory: string; problems: string[]; zips: { file: string; size: number }[] } {
+  const config = { ...loadStage(stage), ...overrides }; // fails early on an unknown stage
+  const params = Object.entries(overrides).map(([name, value]) => `${name}=${String(value)}`);
+  const directory = join('.package', [stage, ...params].join('-').replace(/=/g, '-'));
+  const result = spawnSync(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', directory, ...params.map((param) => `--param=${param}`)], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
@@ -22,7 +27,8 @@ export function packageStage(stage: string): { directory: string; problems: stri
   const models = parseModels(readFileSync(join(ROOT, 'schema.graphql'), 'utf8'));
   const absolute = join(ROOT, directory);
   const zips = zipSizes(absolute);
-  return { directory: absolute, problems: [...checkTemplate(readTemplate(absolute), models, config.alarms), ...checkZips(zips)], zips };
+  const template = readTemplate(absolute);
+  return { directory: absolute, problems: [...checkTemplate(template, models, config.alarms), ...checkReaderEnvironment(template, config), ...checkZips(zips)], zips };
 }
 
 if (require.main === module) {

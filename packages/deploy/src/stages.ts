@@ -18,6 +18,11 @@ export interface StageConfig {
   /** Applied to every versioned table by `npm run migrate -- --stage`. */
   baseTableTTL: string;
   deltaSyncTableTTL: string;
+  /**
+   * Full and base sync pages from RDS Proxy's read-only endpoint (<ssmPrefix>/rds-proxy-reader-endpoint
+   * in SSM), README "Full syncs from a read replica"; false or absent: every read on the writer.
+   */
+  readReplica?: boolean;
   /** The stack's alarm thresholds (README "Operating it"); the package checks hold the template to them. */
   alarms: AlarmThresholds;
 }

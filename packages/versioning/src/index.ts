@@ -5,4 +5,5 @@ export type { AppSyncEvent, Envelope } from './event';
 export type { ConflictContext, ConflictResolution, ResolveConflict } from './conflict';
 export type { Item } from './items';
 export { loadModelRuntime, type ModelRuntime } from './runtime';
+export { Replica, REPLICA_REST_MS, REPLICA_WAIT_MS, type ReplicaOptions, type ReplicaUse } from './replica';
 export { sync, type SyncResult } from './sync';

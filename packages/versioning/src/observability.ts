@@ -6,6 +6,7 @@
 // The names below are the contract with the stack's dashboard and alarms (packages/deploy): every
 // deployment is one `service` (POWERTOOLS_SERVICE_NAME, `<service>-<stage>`), in one namespace.
 import { Logger, LogLevel } from '@aws-lambda-powertools/logger';
+import type { ReplicaUse } from './replica';
 import type { SyncMode } from './token';
 
 /** The deployment, set by the stack: the `service` of every log line and metric. */
@@ -59,6 +60,10 @@ export const Metric = {
 export interface RequestOutcome {
   syncMode?: SyncMode;
   items?: number;
+  /** A full or base page of a stage with a read replica: read there, or why on the writer (replica.ts). */
+  replica?: ReplicaUse;
+  /** How long that page waited for the replica to replay its sync's window, milliseconds. */
+  replicaWaitMs?: number;
   /** The write was based on an older version and merged over the server's. */
   merged?: boolean;
   /** Values written to the conflict log. */

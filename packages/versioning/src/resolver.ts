@@ -1,7 +1,7 @@
 // One model's resolver: the AppSync direct Lambda event in, { data } out. Errors are thrown as
 // DataStoreError and turned into the envelope by the errorEnvelope middleware, once transient database
 // failures have been retried (retry.ts).
-import { discardSharedConnection, sharedConnection, type Sql } from '@datastore-pg/db';
+import { discardSharedConnection, discardSharedReaderConnection, sharedConnection, sharedReaderConnection, type Sql } from '@datastore-pg/db';
 import type { ModelMeta } from '@datastore-pg/schema/models';
 import { accessOf, callerOf, writerOf } from './auth';
 import type { ResolveConflict } from './conflict';
@@ -9,6 +9,7 @@ import { DataStoreError, ErrorCode } from './errors';
 import type { AppSyncEvent } from './event';
 import { create, get, remove, update } from './mutations';
 import { logger, type RequestOutcome } from './observability';
+import { Replica, type ReplicaOptions } from './replica';
 import { retryBudgetFromEnv, withRetry } from './retry';
 import { loadModelRuntime, type ModelRuntime } from './runtime';
 import { sync } from './sync';
@@ -23,6 +24,12 @@ export interface ResolverOptions {
   connection?: () => Sql;
   /** Called when the connection was lost; by default the shared connection is discarded and reopened. */
   onConnectionLost?: () => void;
+  /**
+   * The read replica for full and base sync pages (replica.ts); by default the container's shared reader
+   * connection when the environment names one (DATABASE_READER_URL, DB_READER_HOST), and none when
+   * `connection` is given. null: none.
+   */
+  reader?: ReplicaOptions | null;
 }
 
 /** Answers one event; what the request did (sync mode, items, merges) is written to `outcome` as it goes. */
@@ -36,11 +43,14 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
   }
   const connection = options.connection ?? sharedConnection;
   const onConnectionLost = options.onConnectionLost ?? (options.connection ? () => undefined : discardSharedConnection);
+  const reader = options.reader !== undefined ? options.reader
+    : options.connection ? null : { connection: sharedReaderConnection, onConnectionLost: discardSharedReaderConnection };
+  const replica = reader ? new Replica(reader) : undefined;
   // Loaded on the first request (not at import, so a cold start without a database still answers
   // with a clear error), then kept for the container's life; a failed load is retried.
   let runtime: Promise<ModelRuntime> | undefined;
   const loadRuntime = () => {
-    runtime ??= loadModelRuntime(connection, model).catch((error: unknown) => {
+    runtime ??= loadModelRuntime(connection, model, { replica }).catch((error: unknown) => {
       runtime = undefined;
       throw error;
     });

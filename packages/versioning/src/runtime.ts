@@ -2,12 +2,15 @@
 // columns behind the model's fields, checked against the schema, and the key that signs sync tokens.
 import type { Sql } from '@datastore-pg/db';
 import type { FieldMeta, ModelMeta } from '@datastore-pg/schema/models';
+import type { Replica } from './replica';
 import { inputValue, type ColumnInfo } from './values';
 
 export interface ModelRuntime {
   model: ModelMeta;
   /** The connection of the moment: after a lost connection, the next request gets a new one. */
   readonly sql: Sql;
+  /** The read replica that may answer full and base sync pages, if the stage has one (replica.ts). */
+  replica?: Replica;
   /** The field holding the DataStore id. */
   idField: FieldMeta;
   /** Every field by GraphQL name. */
@@ -24,7 +27,7 @@ export class SchemaMismatchError extends Error {
   override name = 'SchemaMismatchError';
 }
 
-export async function loadModelRuntime(connection: () => Sql, model: ModelMeta): Promise<ModelRuntime> {
+export async function loadModelRuntime(connection: () => Sql, model: ModelMeta, options: { replica?: Replica } = {}): Promise<ModelRuntime> {
   const sql = connection();
   const columns = await sql<{ column: string; type: string; is_array: boolean; sql_type: string }[]>`
     select a.attname as column,
@@ -68,6 +71,7 @@ export async function loadModelRuntime(connection: () => Sql, model: ModelMeta):
     get sql() {
       return connection();
     },
+    replica: options.replica,
     idField,
     fields: new Map(model.fields.map((f) => [f.name, f])),
     columns: columnInfo,

@@ -13,6 +13,7 @@ import { DataStoreError, ErrorCode, invalid } from './errors';
 import { itemColumns, ownedBy, toItem, type Item, type Row } from './items';
 import type { ModelRuntime } from './runtime';
 import type { RequestOutcome } from './observability';
+import { readWhereReplayed, withWalPosition } from './replica';
 import { scopeHash, signToken, verifyToken, type SyncCursor, type SyncMode } from './token';
 import { joinFragments, journalKey, type Fragment } from './sql-values';
 
@@ -47,7 +48,8 @@ export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs
     throw new DataStoreError(ErrorCode.InvalidNextToken, 'this sync took too long: its changes may have been purged; restart it without nextToken');
   }
 
-  const rows = await readPage(runtime, cursor, access, filter, journalEqualities(runtime, args.filter), limit);
+  // A full or base page on the read replica once it has replayed the window, otherwise on the writer (replica.ts).
+  const rows = await readWhereReplayed(runtime, cursor, outcome, (rt) => readPage(rt, cursor, access, filter, journalEqualities(runtime, args.filter), limit));
   const last = rows.at(-1);
   const nextToken = rows.length === limit && last ? signToken({ ...cursor, after: keyOf(cursor.mode, last) }, runtime.tokenKey) : null;
   // A delta page's rows carry their journal position, which is the cursor's business, not the client's.
@@ -75,12 +77,13 @@ function syncLastSync(lastSync: unknown): number {
 /** Fixes the window: the watermark, and which table can answer it. */
 async function firstPage(runtime: ModelRuntime, lastSync: number, scope: string): Promise<SyncCursor> {
   const { sql, model } = runtime;
-  const [state] = await sql<{ watermark: number; now: number; delta_ttl_ms: number; delta_purged_through: number }[]>`
+  // With a read replica, also the WAL position the replica must have replayed to answer the pages.
+  const [state] = await withWalPosition(runtime, sql<{ watermark: number; now: number; delta_ttl_ms: number; delta_purged_through: number }[]>`
     select versioning.sync_watermark() as watermark,
            floor(extract(epoch from clock_timestamp()) * 1000)::float8 as now,
            (extract(epoch from m.delta_sync_table_ttl) * 1000)::float8 as delta_ttl_ms,
            m.delta_purged_through
-      from versioning.models m where m.base_table = to_regclass(${model.table})`;
+      from versioning.models m where m.base_table = to_regclass(${model.table})`);
   const { watermark, now, delta_ttl_ms: deltaTtlMs, delta_purged_through: purgedThrough } = state!;
   let mode: SyncMode = 'full';
   if (lastSync > 0) {
@@ -97,6 +100,8 @@ async function firstPage(runtime: ModelRuntime, lastSync: number, scope: string)
   // Purge starts on this window's changes at lastSync + TTL; a sync still paging by then (a slow client)
   // must start over. A quarter of the TTL is kept back for the handler's clock against the database's.
   if (mode === 'delta') cursor.until = lastSync + deltaTtlMs * 0.75;
+  // A delta sync reads the journal, on the writer; full and base pages may be read on the replica.
+  if (mode !== 'delta' && state!.lsn) cursor.lsn = state!.lsn;
   return cursor;
 }
 

@@ -19,6 +19,13 @@ export interface SyncCursor {
   after: (string | number)[];
   /** Delta mode: until when (ms) purge leaves the window's changes in the journal; later pages are refused. */
   until?: number;
+  /**
+   * Full and base modes, with a read replica: the writer's WAL position taken right after the watermark
+   * (replica.ts). A replica that has replayed past it may answer the pages; a token without it (issued
+   * by a writer-only container, or before replicas were read) is answered by the writer. Signed with the
+   * rest: an altered position is refused like any altered token.
+   */
+  lsn?: string;
 }
 
 const MAX_TOKEN_LENGTH = 4096;
