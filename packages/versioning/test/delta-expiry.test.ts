@@ -7,6 +7,7 @@ import { modelResolver } from '../src';
 
 const db = useTestDatabase();
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+const HOUR_MS = 3_600_000;
 
 async function syncCustomers(lastSync: number, page: { limit?: number; nextToken?: string | null } = {}) {
   const resolve = modelResolver(models.Customer, {}, { connection: () => db.sql });
@@ -63,6 +64,29 @@ test('a sync from after the last purge still reads the journal, and sees a chang
   const { items } = await syncCustomers(lastSync);
 
   expect(items.find((item) => item.id === changed!.id)?.name).toBe('Changed later');
+});
+
+test('a journal partition purge drops whole counts as purged: after a TTL is raised, a sync from before its newest change reads the base table', async () => {
+  // 1. nothing purged so far  2. a customer added, its journal row (as far as its stamp says) 5 hours
+  // old, in a partition of [now-6h, now-4h)  3. a 3-hour TTL: purge drops that partition whole  4. the
+  // TTL raised to a day: a device whose lastSync is 5.5 hours old is "within half the TTL", and would read
+  // the journal, which no longer has the change, had purge not recorded the change it dropped; it reads
+  // the base table and gets the customer.
+  await db.sql`update versioning.models set delta_purged_through = 0 where base_table = 'customers'::regclass`;
+  const [{ now }] = (await db.sql`select versioning.now_ms()::float8 as now`) as unknown as [{ now: number }];
+  await db.sql.unsafe(`create table versioning_delta.customers_past (like versioning_delta.customers)`);
+  await db.sql.unsafe(`alter table versioning_delta.customers attach partition versioning_delta.customers_past for values from (${now - 6 * HOUR_MS}) to (${now - 4 * HOUR_MS})`);
+  const [added] = await db.sql<{ id: string }[]>`insert into customers (name) values ('Journaled long ago') returning id`;
+  await db.sql`update versioning_delta.customers set _last_changed_at = ${now - 5 * HOUR_MS} where id = ${added!.id}::text`;
+  await setDeltaTtl('3 hours');
+  const [purged] = await db.sql<{ partitions_dropped: string }[]>`call versioning.purge()`;
+  expect(Number(purged!.partitions_dropped)).toBe(1);
+  expect(await db.sql`select from versioning_delta.customers where id = ${added!.id}::text`).toHaveLength(0);
+  await setDeltaTtl('1 day');
+
+  const { items } = await syncCustomers(now - 5.5 * HOUR_MS);
+
+  expect(items.map((item) => item.id)).toContain(added!.id);
 });
 
 test('a delta sync still paging when purge may reach its changes must start over', async () => {
