@@ -5,8 +5,8 @@
 import type { Sql } from '@datastore-pg/db';
 import { models } from '@datastore-pg/schema/models';
 import { modelResolver } from '@datastore-pg/versioning';
+import { median, type Figure } from './measure';
 
-interface Figure { id: string; measure: string; value: string; target?: string; met?: boolean }
 
 const OWNER = 'tech-target';
 const OWN_CHANGES = 100;
@@ -70,5 +70,3 @@ export async function ownerDeltaSync(sql: Sql, others: number, record: (figure: 
     value: `${ratio.toFixed(2)}×`, target: '≤ 1.2×', met: ratio <= 1.2,
   });
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

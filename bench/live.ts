@@ -7,9 +7,7 @@ import { WebSocket } from 'ws';
 import { connect, type Sql } from '@datastore-pg/db';
 import type { PassReport } from '@datastore-pg/forwarder';
 import { newDevCredentials, startLocalAppSync, type LocalAppSync } from '@datastore-pg/local-appsync';
-
-/** A figure, as bench/run.ts records it. */
-export interface Figure { id: string; measure: string; value: string; target?: string; met?: boolean }
+import type { Figure } from './measure';
 
 /** The stack's forwarder Lambda polls the journals every 250 ms (packages/forwarder/src/lambda.ts). */
 const INTERVAL_MS = 250;
