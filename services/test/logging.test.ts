@@ -113,3 +113,17 @@ test('a stale write merged over another writer\'s edit of the same field: Merged
   });
   expect(logs).toEqual([expect.objectContaining({ field: 'updateSite', merged: true, conflictsLogged: 1 })]);
 });
+
+// Last in this file: the handler keeps its reader (and its 30 s rest) for the rest of the container's life.
+test('a stage with a read replica: where each full sync page was read, by readOn (here a reader that is not a standby)', async () => {
+  process.env.DATABASE_READER_URL = process.env.DATABASE_URL; // the writer itself: not a standby, never read as a replica
+  try {
+    const { logs, metrics } = await capture(() => handler(event('syncSites', { limit: 1000 }, 'Query'), context('req-7')));
+
+    expect(logs).toEqual([expect.objectContaining({ field: 'syncSites', syncMode: 'full', replica: 'not-standby' })]);
+    expect(metrics.map(metricsOf)).toContainEqual({ dimensions: [['service', 'readOn']], values: { ReplicaPages: 1 } });
+    expect(metrics.find((m) => 'ReplicaPages' in m)).toMatchObject({ readOn: 'not-standby' });
+  } finally {
+    delete process.env.DATABASE_READER_URL;
+  }
+});

@@ -132,6 +132,7 @@ function dashboard(functions: readonly string[]) {
     widget('Requests and errors by type (per minute)', [line(Metric.Requests, 'Sum'), [search('errorType,service', Metric.Errors, 'Sum', 60, '')]]),
     widget('Latency by field (ms, p99)', [[search('field,service', Metric.Latency, 'p99', 300, '')]], { period: 300 }),
     widget('Syncs by mode (full, base, delta) and items synced', [[search('service,syncMode', Metric.Syncs, 'Sum', 300, '')], line(Metric.SyncItems, 'Sum')], { period: 300 }),
+    widget('Full and base pages: on the read replica, or why on the writer', [[search('readOn,service', Metric.ReplicaPages, 'Sum', 300, '')]], { period: 300 }),
     widget('Merged writes and conflicts logged (per 5 minutes)', [line(Metric.MergedWrites, 'Sum'), line(Metric.ConflictsLogged, 'Sum')],
       { period: 300, annotations: limit('conflictsPer5Minutes', 'conflicts alarm') }),
     widget('Forwarder: changes published, failed passes', [line(Metric.Published, 'Sum'), line(Metric.ForwarderErrors, 'Sum')]),

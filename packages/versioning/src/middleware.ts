@@ -58,6 +58,7 @@ export function requestObservation(): { middleware: MiddlewareObj<AppSyncEvent, 
     metrics.publishStoredMetrics();
     // Counts under a dimension of their own, each its own EMF line.
     if (outcome.syncMode) countBy(metrics, 'syncMode', outcome.syncMode, Metric.Syncs);
+    if (outcome.replica) countBy(metrics, 'readOn', outcome.replica, Metric.ReplicaPages);
     if (errorType) countBy(metrics, 'errorType', errorType, Metric.Errors);
   };
   return {

@@ -36,6 +36,11 @@ export const Metric = {
   Errors: 'Errors',
   /** A sync page served, by syncMode: full, base or delta. Many base syncs: devices come back after the delta TTL. */
   Syncs: 'Syncs',
+  /**
+   * A full or base sync page of a stage with a read replica, by `readOn`: replica, or why the writer read
+   * it (behind, not-standby, failed, resting). Mostly not `replica`: the replica is not offloading.
+   */
+  ReplicaPages: 'ReplicaPages',
   /** Items in sync pages (service; service and field). */
   SyncItems: 'SyncItems',
   /** A write based on an older version, applied over the server's field by field (service; service and field). */
