@@ -24,6 +24,8 @@ export interface ModelStatus {
   oldestJournalAgeMs: number | null;
   deltaTtlMs: number;
   mergeRows: number | null;
+  /** The journal's time ranges (000012), how far the newest reaches past now, and rows in its default partition. */
+  journalPartitions: { ranges: number; aheadMs: number | null; defaultRows: number };
 }
 
 export interface TransactionHolder {
@@ -63,7 +65,13 @@ export async function collectStatus(sql: Sql, thresholds: StatusThresholds = DEF
     const [delta] = await sql.unsafe<{ rows: number; oldest: number | null }[]>(`select count(*)::int as rows, min(_last_changed_at) as oldest from ${m.delta}`);
     const merge = m.merge ? (await sql.unsafe<{ rows: number }[]>(`select count(*)::int as rows from ${m.merge}`))[0]!.rows : null;
     const oldestJournalAgeMs = delta!.oldest === null ? null : now - delta!.oldest;
-    models.push({ table: m.base, rows: base!.rows, tombstones: base!.tombstones, journalRows: delta!.rows, oldestJournalAgeMs, deltaTtlMs: m.delta_ttl_ms, mergeRows: merge });
+    const journalPartitions = await partitionsOf(sql, m.delta, now);
+    models.push({ table: m.base, rows: base!.rows, tombstones: base!.tombstones, journalRows: delta!.rows, oldestJournalAgeMs, deltaTtlMs: m.delta_ttl_ms, mergeRows: merge, journalPartitions });
+    // Purge creates the ranges ahead (6 h and more): rows outside every range land in the default
+    // partition, and a journal whose ranges end within the hour soon writes only there.
+    if (journalPartitions.defaultRows > 0 || (journalPartitions.aheadMs ?? 0) < 3_600_000) {
+      problems.push(`${m.base}: the journal's time ranges reach ${journalPartitions.aheadMs === null ? 'nowhere' : `${duration(Math.max(0, journalPartitions.aheadMs))} past now`} and its default partition holds ${journalPartitions.defaultRows} row(s): the purge, which creates the ranges ahead, has not run for hours (call versioning.purge(), check its schedule)`);
+    }
     if (oldestJournalAgeMs !== null && oldestJournalAgeMs > thresholds.maxJournalAgeTtls * m.delta_ttl_ms) {
       problems.push(`${m.base}: the oldest journal row is ${duration(oldestJournalAgeMs)} old, over ${thresholds.maxJournalAgeTtls} delta TTLs (${duration(m.delta_ttl_ms)}): the purge is not running (call versioning.purge(), check its schedule)`);
     }
@@ -99,6 +107,17 @@ export async function collectStatus(sql: Sql, thresholds: StatusThresholds = DEF
   return { models, watermark: { lagMs, heldBy }, purge, forwarder, conflictsLast24h: [...conflictsLast24h], problems };
 }
 
+async function partitionsOf(sql: Sql, journal: string, now: number): Promise<ModelStatus['journalPartitions']> {
+  const [ranges] = await sql<{ ranges: number; upper: number | null; default_partition: string | null }[]>`
+    select count(*) filter (where not is_default)::int as ranges, max(upper_bound) as upper,
+           max(partition::text) filter (where is_default) as default_partition
+      from versioning.journal_partitions(${journal}::regclass)`;
+  // The name comes from the catalog (regclass output), never from input.
+  const defaultRows = ranges!.default_partition
+    ? (await sql.unsafe<{ rows: number }[]>(`select count(*)::int as rows from ${ranges!.default_partition}`))[0]!.rows : 0;
+  return { ranges: ranges!.ranges, aheadMs: ranges!.upper === null ? null : Number(ranges!.upper) - now, defaultRows };
+}
+
 /** pg_cron's record of the purge, where pg_cron runs in this database. */
 async function purgeRuns(sql: Sql): Promise<Status['purge']> {
   const [cron] = await sql<{ here: boolean }[]>`select to_regclass('cron.job_run_details') is not null as here`;
@@ -122,8 +141,9 @@ export function renderStatus(status: Status): string {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
     for (const row of [head, ...rows]) lines.push(row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]!) : String(cell).padStart(widths[i]!))).join('  '));
   };
-  table(['model table', 'rows', 'tombstones', 'journal', 'oldest change', 'merge history'],
-    status.models.map((m) => [m.table, m.rows, m.tombstones, m.journalRows, m.oldestJournalAgeMs === null ? '-' : duration(m.oldestJournalAgeMs), m.mergeRows ?? '-']));
+  table(['model table', 'rows', 'tombstones', 'journal', 'oldest change', 'merge history', 'journal ranges'],
+    status.models.map((m) => [m.table, m.rows, m.tombstones, m.journalRows, m.oldestJournalAgeMs === null ? '-' : duration(m.oldestJournalAgeMs), m.mergeRows ?? '-',
+      `${m.journalPartitions.ranges}, to +${m.journalPartitions.aheadMs === null ? '-' : duration(Math.max(0, m.journalPartitions.aheadMs))}${m.journalPartitions.defaultRows ? `, ${m.journalPartitions.defaultRows} in default` : ''}`]));
   lines.push('');
   const held = status.watermark.heldBy;
   lines.push(`watermark: ${duration(status.watermark.lagMs)} behind now${held ? `; oldest open transaction: pid ${held.pid} (${held.application || 'no application name'}, user ${held.user ?? '?'}, ${held.state ?? '?'}), open ${duration(held.ageMs)}` : ''}`);

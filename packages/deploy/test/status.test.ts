@@ -99,3 +99,21 @@ test('an unreachable database is an error, not a clean report', async () => {
   await expect(runStatus([], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }, { log: (l) => lines.push(l), readParameter: async () => '', sign: async () => '' })).rejects.toThrow();
   expect(lines).toEqual([]);
 });
+
+test('a journal whose default partition holds rows (no range covers them): its ranges and the rows shown, a problem', async () => {
+  // A change stamped a month ahead (a clock far off) lands outside every range the purge created.
+  await db.sql`insert into versioning_delta.sites (id, _version, _deleted, _last_changed_at, item)
+               values ('far-ahead', 1, false, versioning.now_ms() + 30 * 86400000::bigint, '{}')`;
+  try {
+    const report = await collectStatus(db.sql);
+    const sites = report.models.find((m) => m.table === 'sites')!;
+
+    expect(sites.journalPartitions).toEqual({ ranges: expect.any(Number), aheadMs: expect.any(Number), defaultRows: 1 });
+    expect(sites.journalPartitions.ranges).toBeGreaterThanOrEqual(2);
+    expect(sites.journalPartitions.aheadMs).toBeGreaterThanOrEqual(6 * 3_600_000 - 60_000);
+    expect(report.problems).toEqual([expect.stringMatching(/^sites: the journal's time ranges reach [\d.]+ h past now and its default partition holds 1 row\(s\): the purge, which creates the ranges ahead, has not run for hours/)]);
+    expect(renderStatus(report)).toMatch(/^sites\s.*\d+, to \+[\d.]+ h, 1 in default$/m);
+  } finally {
+    await db.sql`delete from versioning_delta.sites where id = 'far-ahead'`;
+  }
+});
