@@ -154,6 +154,33 @@ test('two technicians under the owner rule never see each other\'s work orders',
   expect((await bob.query('WorkOrder')).map((o) => o.id)).toEqual([theirs.id]);
 });
 
+test('a restarted technician\'s delta sync, by owner and selective sync, brings her new work and no one else\'s', async () => {
+  // 1. alice syncs open work orders, then closes the app  2. the ERP assigns, by SQL, an open and a
+  // completed order to her and 200 open ones to other technicians  3. she reopens it: a delta sync
+  // (read through the journal's owner and status keys) brings her open order only.
+  const siteId = await insertSite();
+  const alice = await device('alice', { user: user('alice'), selective: { model: 'WorkOrder', field: 'status', eq: 'OPEN' } });
+  await alice.start();
+  await alice.call('stop');
+  const [open, completed] = await db.sql<{ id: string }[]>`
+    insert into work_orders (site_id, title, status, owner) values
+      (${siteId}, 'alice open', 'OPEN', 'alice'), (${siteId}, 'alice done', 'COMPLETED', 'alice') returning id`;
+  await db.sql`insert into work_orders (site_id, title, status, owner)
+               select ${siteId}::uuid, 'job ' || n, 'OPEN', 'tech-' || (n % 20) from generate_series(1, 200) n`;
+  const before = alice.requests('syncWorkOrders').length;
+
+  await alice.start();
+  await alice.until('WorkOrder', (items) => items.some((o) => o.id === open!.id));
+
+  const resync = alice.requests('syncWorkOrders').slice(before);
+  expect(resync.length).toBeGreaterThan(0);
+  expect(resync.every((r) => typeof r.lastSync === 'number' && r.lastSync > 0)).toBe(true);
+  expect(resync.reduce((n, r) => n + (r.items ?? 0), 0)).toBe(1);
+  const local = await alice.query('WorkOrder');
+  expect(local.map((o) => o.id)).not.toContain(completed!.id);
+  expect(local.every((o) => o.owner === 'alice' && o.status === 'OPEN')).toBe(true);
+});
+
 test('a device that was offline pushes its queued edits on reconnect', async () => {
   const phone = await device('phone', { user: user('tech-1') });
   await phone.start();
