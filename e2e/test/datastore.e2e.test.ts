@@ -121,6 +121,39 @@ test('a restarted device delta-syncs only what changed; a change by plain SQL re
   await phone.until('Customer', (items) => items.find((c) => c.id === ids[1] && c.name === 'Delta 2 (changed by the ERP)'));
 });
 
+test('a device away longer than the BaseTableTTL loses the rows deleted meanwhile: no ghosts', async () => {
+  // 1. the phone syncs three customers and is put away  2. the ERP deletes two of them; the phone stays
+  // away past the BaseTableTTL (shortened here), so purge removes the tombstones and the journal rows
+  // (they go to the graveyard)  3. the phone comes back: its sync (a base sync: the journal no longer
+  // covers its lastSync) sends the two deletions from the graveyard, and the phone drops both rows.
+  const ids = await insertCustomers(['Ghost 1', 'Ghost 2', 'Survivor']);
+  const phone = await device('phone', { user: user('tech-1') });
+  await phone.start();
+  await phone.until('Customer', (items) => ids.every((id) => items.some((c) => c.id === id)));
+  await phone.call('stop');
+
+  const setTtls = (base: string, delta: string) => db.sql`
+    update versioning.models set base_table_ttl = ${base}::interval, delta_sync_table_ttl = ${delta}::interval
+     where base_table = 'customers'::regclass`;
+  try {
+    await setTtls('1 millisecond', '1 millisecond');
+    await db.sql`delete from customers where id in ${db.sql(ids.slice(0, 2))}`;
+    await new Promise((done) => setTimeout(done, 20));
+    await db.sql`call versioning.purge()`;
+  } finally {
+    await setTtls('30 days', '30 minutes');
+  }
+  expect(await db.sql`select id from customers where id in ${db.sql(ids.slice(0, 2))}`).toEqual([]);
+  const before = phone.requests('syncCustomers').length;
+
+  await phone.start();
+
+  await phone.until('Customer', (items) => !items.some((c) => ids.slice(0, 2).includes(c.id)));
+  expect((await phone.query('Customer')).map((c) => c.id)).toContain(ids[2]);
+  const resync = phone.requests('syncCustomers').slice(before);
+  expect(resync.every((r) => typeof r.lastSync === 'number' && r.lastSync > 0)).toBe(true);
+});
+
 test('a selective-sync expression keeps only matching rows on the device', async () => {
   const siteId = await insertSite();
   const orders = await db.sql<{ id: string; status: string }[]>`

@@ -131,7 +131,7 @@ function dashboard(functions: readonly string[]) {
     widget('Purge: failures in the last hour, ms since the last success', [line(Metric.PurgeFailures, 'Maximum'), line(Metric.PurgeAge, 'Maximum')], { period: 300 }),
     widget('Requests and errors by type (per minute)', [line(Metric.Requests, 'Sum'), [search('errorType,service', Metric.Errors, 'Sum', 60, '')]]),
     widget('Latency by field (ms, p99)', [[search('field,service', Metric.Latency, 'p99', 300, '')]], { period: 300 }),
-    widget('Syncs by mode (full, base, delta) and items synced', [[search('service,syncMode', Metric.Syncs, 'Sum', 300, '')], line(Metric.SyncItems, 'Sum')], { period: 300 }),
+    widget('Syncs by mode (full, base, delta), items synced, and deletions sent from the graveyard', [[search('service,syncMode', Metric.Syncs, 'Sum', 300, '')], line(Metric.SyncItems, 'Sum'), line(Metric.GraveyardItems, 'Sum')], { period: 300 }),
     widget('Full and base pages: on the read replica, or why on the writer', [[search('readOn,service', Metric.ReplicaPages, 'Sum', 300, '')]], { period: 300 }),
     widget('Merged writes and conflicts logged (per 5 minutes)', [line(Metric.MergedWrites, 'Sum'), line(Metric.ConflictsLogged, 'Sum')],
       { period: 300, annotations: limit('conflictsPer5Minutes', 'conflicts alarm') }),

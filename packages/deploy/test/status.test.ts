@@ -54,7 +54,7 @@ test('a purge that stopped: journal rows older than two delta TTLs', async () =>
   await new Promise((done) => setTimeout(done, 300));
   try {
     const report = await collectStatus(db.sql);
-    expect(report.problems).toEqual([expect.stringMatching(/^parts: the oldest journal row is \d+ ms old, over 2 delta TTLs \(100 ms\): the purge is not running/)]);
+    expect(report.problems).toEqual([expect.stringMatching(/^parts: the oldest journal row is [\d.]+ m?s old, over 2 delta TTLs \(100 ms\): the purge is not running/)]);
     expect(renderStatus(report)).toContain('1 problem(s)');
   } finally {
     await db.sql`update versioning.models set delta_sync_table_ttl = interval '30 minutes' where base_table = 'parts'::regclass`;

@@ -53,6 +53,7 @@ export function requestObservation(): { middleware: MiddlewareObj<AppSyncEvent, 
     metrics.addMetric(Metric.Requests, MetricUnit.Count, 1);
     metrics.addMetric(Metric.Latency, MetricUnit.Milliseconds, durationMs);
     if (outcome.items !== undefined) metrics.addMetric(Metric.SyncItems, MetricUnit.Count, outcome.items);
+    if (outcome.graveyardItems) metrics.addMetric(Metric.GraveyardItems, MetricUnit.Count, outcome.graveyardItems);
     if (outcome.merged) metrics.addMetric(Metric.MergedWrites, MetricUnit.Count, 1);
     if (outcome.conflictsLogged) metrics.addMetric(Metric.ConflictsLogged, MetricUnit.Count, outcome.conflictsLogged);
     metrics.publishStoredMetrics();

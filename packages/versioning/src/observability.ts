@@ -43,6 +43,11 @@ export const Metric = {
   ReplicaPages: 'ReplicaPages',
   /** Items in sync pages (service; service and field). */
   SyncItems: 'SyncItems',
+  /**
+   * Of those, deletions from the graveyard: tombstones purged from the table, sent to devices that may
+   * not have seen them (service; service and field). Every full sync sends all of them.
+   */
+  GraveyardItems: 'GraveyardItems',
   /** A write based on an older version, applied over the server's field by field (service; service and field). */
   MergedWrites: 'MergedWrites',
   /** Values a write overwrote or refused, logged in versioning.conflicts (service; service and field). */
@@ -65,6 +70,8 @@ export const Metric = {
 export interface RequestOutcome {
   syncMode?: SyncMode;
   items?: number;
+  /** Of those items, tombstones from the graveyard (purged from the table; sync.ts). */
+  graveyardItems?: number;
   /** A full or base page of a stage with a read replica: read there, or why on the writer (replica.ts). */
   replica?: ReplicaUse;
   /** How long that page waited for the replica to replay its sync's window, milliseconds. */

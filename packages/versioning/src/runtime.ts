@@ -20,6 +20,8 @@ export interface ModelRuntime {
   deltaTable: string;
   /** The table's merge history (schema.name): what each version changed, and who wrote it. */
   mergeTable: string;
+  /** The table's graveyard (schema.name): tombstones purge has removed, still returned by full and base syncs. */
+  graveyardTable: string;
   tokenKey: string;
 }
 
@@ -53,8 +55,9 @@ export async function loadModelRuntime(connection: () => Sql, model: ModelMeta, 
     }
   }
 
-  const [settings] = await sql<{ id_column: string; delta_table: string; merge_table: string | null; token_key: string }[]>`
+  const [settings] = await sql<{ id_column: string; delta_table: string; merge_table: string | null; graveyard_table: string | null; token_key: string }[]>`
     select m.id_column, n.nspname || '.' || c.relname as delta_table, case when versioning.merge_table(m.base_table) is not null then 'versioning_merge.' || c.relname end as merge_table,
+           case when versioning.graveyard_table(m.base_table) is not null then 'versioning_graveyard.' || c.relname end as graveyard_table,
            (select s.sync_token_key from versioning.settings s) as token_key
       from versioning.models m
       join pg_class c on c.oid = m.delta_table
@@ -62,6 +65,7 @@ export async function loadModelRuntime(connection: () => Sql, model: ModelMeta, 
      where m.base_table = to_regclass(${model.table})`;
   if (!settings) throw new SchemaMismatchError(`${model.name}: table ${model.table} is not versioned (select versioning.enable('${model.table}'))`);
   if (!settings.merge_table) throw new SchemaMismatchError(`${model.name}: table ${model.table} has no merge history (run the migrations)`);
+  if (!settings.graveyard_table) throw new SchemaMismatchError(`${model.name}: table ${model.table} has no graveyard (run the migrations)`);
   const idField = model.fields.find((f) => f.name === 'id')!;
   if (idField.column !== settings.id_column) {
     throw new SchemaMismatchError(`${model.name}.id maps to column ${idField.column}, but ${model.table} is versioned with id column ${settings.id_column}`);
@@ -77,6 +81,7 @@ export async function loadModelRuntime(connection: () => Sql, model: ModelMeta, 
     columns: columnInfo,
     deltaTable: settings.delta_table,
     mergeTable: settings.merge_table,
+    graveyardTable: settings.graveyard_table,
     tokenKey: settings.token_key,
   };
 }

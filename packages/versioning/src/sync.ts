@@ -7,6 +7,10 @@
 //   delta  lastSync recent enough that the delta table still holds every change since: the latest
 //          journaled version of each item changed in the window, keyset on (stamp, seq)
 //   base   lastSync older than that: base rows changed in the window, keyset on (stamp, id)
+// A full or base sync then goes on with the graveyard (migrations/000013_graveyard.sql): the tombstones
+// purge has removed from the table since lastSync, returned as deletions so that a device that was away
+// longer than the BaseTableTTL loses its ghost rows. Keyset on id; the cursor's graveyard flag says the
+// table's rows are done.
 import type { Access } from './auth';
 import { compileFilter, journalEqualities } from './filter';
 import { DataStoreError, ErrorCode, invalid } from './errors';
@@ -49,15 +53,24 @@ export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs
   }
 
   // A full or base page on the read replica once it has replayed the window, otherwise on the writer (replica.ts).
-  const rows = await readWhereReplayed(runtime, cursor, outcome, (rt) => readPage(rt, cursor, access, filter, journalEqualities(runtime, args.filter), limit));
+  const { rows, buried } = await readWhereReplayed(runtime, cursor, outcome, async (rt) => {
+    const page = cursor.graveyard ? [] : await readPage(rt, cursor, access, filter, journalEqualities(runtime, args.filter), limit);
+    // The table's rows are done when a page comes back short: the rest of it from the graveyard.
+    if (cursor.mode === 'delta' || page.length === limit) return { rows: page, buried: 0 };
+    const graveyard = await readGraveyard(rt, cursor, access, filter, limit - page.length);
+    return { rows: [...page, ...graveyard], buried: graveyard.length };
+  });
   const last = rows.at(-1);
-  const nextToken = rows.length === limit && last ? signToken({ ...cursor, after: keyOf(cursor.mode, last) }, runtime.tokenKey) : null;
+  const nextToken = rows.length === limit && last
+    ? signToken(buried > 0 || cursor.graveyard ? { ...cursor, graveyard: true, after: [String(last.id)] } : { ...cursor, after: keyOf(cursor.mode, last) }, runtime.tokenKey)
+    : null;
   // A delta page's rows carry their journal position, which is the cursor's business, not the client's.
   const items = cursor.mode === 'delta'
     ? rows.map(({ _delta_seq: _seq, ...row }) => toItem(runtime, row))
     : rows.map((row) => toItem(runtime, row));
   outcome.syncMode = cursor.mode;
   outcome.items = items.length;
+  outcome.graveyardItems = buried;
   return { items, nextToken, startedAt: cursor.startedAt };
 }
 
@@ -143,6 +156,27 @@ function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, fil
          order by d._last_changed_at, d.seq limit ${limit}`;
     }
   }
+}
+
+/**
+ * The graveyard's entries for a full or base sync: every tombstone purged from the table whose delete
+ * falls in the sync's window (all of them for a full sync), in id order after the cursor's, as items of
+ * the table (the same columns, owner rule and filter as its rows). Not an id that lives in the table
+ * again: the device has that row from this very sync.
+ */
+function readGraveyard(runtime: ModelRuntime, cursor: SyncCursor, access: Access, filter: Fragment, limit: number): Promise<Row[]> {
+  const { sql, model, idField } = runtime;
+  const id = sql(idField.column);
+  const [after] = cursor.graveyard ? cursor.after : [];
+  return sql<Row[]>`
+    select ${itemColumns(runtime)}
+      from ${sql(runtime.graveyardTable)} g
+      cross join lateral jsonb_populate_record(null::${sql(model.table)}, g.item) t
+     where g._last_changed_at > ${cursor.lastSync} and g._last_changed_at <= ${cursor.startedAt}
+       and not exists (select from ${sql(model.table)} alive where alive.${id} = t.${id})
+       and ${ownedBy(runtime, access)} and (${filter})
+       ${after === undefined ? sql`` : sql`and g.id > ${after}`}
+     order by g.id limit ${limit}`;
 }
 
 function keyOf(mode: SyncMode, row: Row): (string | number)[] {

@@ -26,6 +26,11 @@ export interface SyncCursor {
    * rest: an altered position is refused like any altered token.
    */
   lsn?: string;
+  /**
+   * Full and base modes: the table's rows are done and the pages come from the graveyard, keyset on its
+   * id (after is [id]).
+   */
+  graveyard?: true;
 }
 
 const MAX_TOKEN_LENGTH = 4096;
