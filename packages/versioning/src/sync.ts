@@ -159,10 +159,17 @@ function readPage(runtime: ModelRuntime, cursor: SyncCursor, access: Access, fil
 }
 
 /**
- * The graveyard's entries for a full or base sync: every tombstone purged from the table whose delete
- * falls in the sync's window (all of them for a full sync), in id order after the cursor's, as items of
- * the table (the same columns, owner rule and filter as its rows). Not an id that lives in the table
- * again: the device has that row from this very sync.
+ * The graveyard's entries for a full or base sync: every tombstone purged from the table and deleted
+ * after lastSync (all of them for a full sync), in id order after the cursor's, as items of the table
+ * (the same columns, owner rule and filter as its rows). Not an id that lives in the table again: the
+ * device has that row from this very sync.
+ *
+ * Read so that a page costs its own entries, whatever the graveyard's size, with any plan: in the id
+ * index's order, so it stops at the limit; with no upper bound on the stamp (an entry is at least a
+ * BaseTableTTL old, far below the window's end), because a generic plan estimates a two-sided range of
+ * parameters at a handful of rows and sorts the whole graveyard on every page instead; and "alive again"
+ * as a scalar subquery, not NOT EXISTS, which the planner may turn into a hash anti join that reads the
+ * whole table on every page, where a subquery probes its key index once per entry of the page.
  */
 function readGraveyard(runtime: ModelRuntime, cursor: SyncCursor, access: Access, filter: Fragment, limit: number): Promise<Row[]> {
   const { sql, model, idField } = runtime;
@@ -172,8 +179,8 @@ function readGraveyard(runtime: ModelRuntime, cursor: SyncCursor, access: Access
     select ${itemColumns(runtime)}
       from ${sql(runtime.graveyardTable)} g
       cross join lateral jsonb_populate_record(null::${sql(model.table)}, g.item) t
-     where g._last_changed_at > ${cursor.lastSync} and g._last_changed_at <= ${cursor.startedAt}
-       and not exists (select from ${sql(model.table)} alive where alive.${id} = t.${id})
+     where ${cursor.lastSync > 0 ? sql`g._last_changed_at > ${cursor.lastSync}` : sql`true`}
+       and (select alive.${id} from ${sql(model.table)} alive where alive.${id} = t.${id}) is null
        and ${ownedBy(runtime, access)} and (${filter})
        ${after === undefined ? sql`` : sql`and g.id > ${after}`}
      order by g.id limit ${limit}`;
