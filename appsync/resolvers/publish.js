@@ -18,6 +18,8 @@ export function request(ctx) {
   if (!item || typeof item !== 'object' || typeof item.id !== 'string' || typeof item._version !== 'number') {
     util.error('item must be a JSON object with an id and a _version', 'BadRequest');
   }
+  // The AppSync SDK's Delta Sync (onDelta<Model>) evicts an item marked aws_ds: DELETE.
+  item.aws_ds = item._deleted ? 'DELETE' : null;
   return { payload: item };
 }
 

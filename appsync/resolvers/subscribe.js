@@ -9,9 +9,10 @@ export function request() {
 }
 
 export function response(ctx) {
-  // onCreate, onUpdate and onDelete are all eight characters long (APPSYNC_JS has no regular expressions
-  // worth relying on).
-  const model = ctx.info.fieldName.slice(8);
+  // onCreate, onUpdate and onDelete are all eight characters long, onDelta (the AppSync SDK's Delta Sync)
+  // seven (APPSYNC_JS has no regular expressions worth relying on).
+  const fieldName = ctx.info.fieldName;
+  const model = fieldName.startsWith('onDelta') ? fieldName.slice(7) : fieldName.slice(8);
   const rule = rules[model];
   if (!rule) {
     util.error('no subscription rule for this field', 'InternalError');

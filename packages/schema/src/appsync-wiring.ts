@@ -42,11 +42,13 @@ export function renderWiring(models: readonly ModelMeta[]) {
     const invoke = { kind: 'UNIT', dataSource: dataSourceName(m.name), code: INVOKE_RESOLVER } as const;
     resolvers[`Query.get${m.name}`] = invoke;
     resolvers[`Query.sync${m.pluralName}`] = invoke;
+    resolvers[`Query.list${m.pluralName}`] = invoke;
+    resolvers[`Query.list${m.pluralName}Delta`] = invoke;
     for (const op of ['create', 'update', 'delete']) resolvers[`Mutation.${op}${m.name}`] = invoke;
     for (const op of LIVE_OPERATIONS) {
       resolvers[`Mutation.${publishField(m, op)}`] = { kind: 'UNIT', dataSource: NONE_DATA_SOURCE, code: PUBLISH_RESOLVER };
     }
-    for (const op of ['Create', 'Update', 'Delete']) {
+    for (const op of ['Create', 'Update', 'Delete', 'Delta']) {
       resolvers[`Subscription.on${op}${m.name}`] = { kind: 'UNIT', dataSource: NONE_DATA_SOURCE, code: SUBSCRIBE_RESOLVER };
     }
   }

@@ -15,13 +15,16 @@ export function publishField(model: Pick<ModelMeta, 'name'>, operation: LiveOper
 
 /**
  * Everything a subscriber may select: AppSync gives a subscription only what the triggering mutation
- * selected, and DataStore selects every field, each belongsTo target's { id _deleted } and the metadata.
+ * selected, and DataStore selects every field, each belongsTo target's { id _deleted } and the metadata;
+ * the AppSync SDK's Delta Sync also aws_ds.
  */
 export function itemSelection(model: ModelMeta): string {
   return [
     ...model.fields.map((f) => f.name),
     ...model.relations.filter((r) => r.kind === 'belongsTo').map((r) => `${r.name} { id _deleted }`),
     '_version', '_deleted', '_lastChangedAt',
+    // For the AppSync SDK's Delta Sync subscribers (onDelta<Model>); publish.js sets it.
+    'aws_ds',
   ].join(' ');
 }
 

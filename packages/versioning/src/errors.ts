@@ -15,6 +15,8 @@ export const ErrorCode = {
   NotFound: 'NotFound',
   /** The mutation's condition did not hold; data = the server's item. Nothing was changed. */
   ConditionalCheckFailed: 'ConditionalCheckFailed',
+  /** The answer would be too large for one response: a list<Plural> or list<Plural>Delta query (the AppSync SDK's Delta Sync) over more than 10,000 items. Nothing was changed. */
+  ResultTooLarge: 'ResultTooLarge',
   /** A transient failure (connection lost, deadlock, serialization failure) that outlasted the handler's own retries, or a statement timeout (not retried). Retry later. */
   Unavailable: 'Unavailable',
   /** An unexpected failure, logged on the server. */

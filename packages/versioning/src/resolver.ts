@@ -8,6 +8,7 @@ import type { ResolveConflict } from './conflict';
 import { DataStoreError, ErrorCode } from './errors';
 import type { AppSyncEvent } from './event';
 import { create, get, remove, update } from './mutations';
+import { legacyDelta, legacyList } from './legacy';
 import { logger, type RequestOutcome } from './observability';
 import { Replica, type ReplicaOptions } from './replica';
 import { retryBudgetFromEnv, withRetry } from './retry';
@@ -67,6 +68,10 @@ export function modelResolver(model: ModelMeta, hooks: ModelHooks = {}, options:
     switch (event.info.fieldName) {
       case `sync${model.pluralName}`:
         return { data: await sync(rt, access, args, outcome) };
+      case `list${model.pluralName}`:
+        return { data: await legacyList(rt, access, outcome) };
+      case `list${model.pluralName}Delta`:
+        return { data: await legacyDelta(rt, access, args, outcome) };
       case `get${model.name}`:
         return { data: await get(rt, access, args) };
       case `create${model.name}`:
