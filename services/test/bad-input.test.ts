@@ -118,6 +118,6 @@ test('a limit above 1000 is clamped, not refused', async () => {
 });
 
 test('an unexpected failure answers InternalError without details', async () => {
-  const broken = await invoke(site, 'listSites', {}, apiKey); // a field this handler was never wired to
+  const broken = await invoke(site, 'searchSites', {}, apiKey); // a field this handler was never wired to
   expect(broken).toEqual({ data: null, errorType: 'InternalError', errorMessage: 'internal error' });
 });
