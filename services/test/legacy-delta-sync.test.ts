@@ -48,8 +48,8 @@ test('the base query lists the caller\'s live items; the delta query brings chan
 
 test('a change whose transaction was open across the previous query still reaches the device', async () => {
   // 1. the watermark as it was a minute before (what migration 000014 samples)  2. the ERP changes an
-  // order in a transaction it keeps open  3. more than 2 s later the device runs its query, which cannot
-  // see the change, and takes now - 2 s as its next lastSync  4. the transaction commits: the change is
+  // order in a transaction it keeps open  3. more than 3 s later the device runs its query, which cannot
+  // see the change, and takes now - 2 s (in whole seconds) as its next lastSync  4. the transaction commits: the change is
   // stamped before that lastSync  5. the next delta query still returns it.
   const [row] = await db.sql<{ id: string }[]>`insert into customers (name) values ('Before the long transaction') returning id`;
   const id = row!.id;
@@ -59,7 +59,8 @@ test('a change whose transaction was open across the previous query still reache
   try {
     await erp`begin`;
     await erp`update customers set name = 'Committed late' where id = ${id}`;
-    await sleep(2500);
+    // Longer than the SDK's 2 s and the second its lastSync is floored to: the change then lies before it.
+    await sleep(3300);
     const seen = await ok<Item[]>(handlers.Customer!, 'listCustomersDelta', { lastSync: Math.floor(watermark / 1000) }, techA);
     const lastSync = sdkLastSync();
     expect(seen.find((i) => i.id === id)?.name).not.toBe('Committed late');

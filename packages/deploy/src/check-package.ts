@@ -96,8 +96,12 @@ function checkForwarder(template: Template, models: readonly ModelMeta[]): strin
   const scheduled = Object.values(resources).some((r) => r.Type === 'AWS::Events::Rule' && typeof r.Properties?.ScheduleExpression === 'string'
     && JSON.stringify(r.Properties?.Targets ?? []).includes(JSON.stringify({ 'Fn::GetAtt': [name, 'Arn'] })));
   if (!scheduled) problems.push(`function ${name} (the forwarder) is not started by a schedule`);
-  const url = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.APPSYNC_URL;
-  if (JSON.stringify(url) !== JSON.stringify({ 'Fn::GetAtt': ['GraphQlApi', 'GraphQLUrl'] })) problems.push(`function ${name} (the forwarder) is not given the API's URL as APPSYNC_URL`);
+  const environment = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+  if (JSON.stringify(environment?.APPSYNC_URL) !== JSON.stringify({ 'Fn::GetAtt': ['GraphQlApi', 'GraphQLUrl'] })) problems.push(`function ${name} (the forwarder) is not given the API's URL as APPSYNC_URL`);
+  const concurrency = Number(environment?.FORWARDER_PUBLISH_CONCURRENCY);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    problems.push(`function ${name} (the forwarder) has no FORWARDER_PUBLISH_CONCURRENCY of 1 or more (stages.json forwarderPublishConcurrency): it would not start`);
+  }
 
   const forwarderRole = (fn.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
   // publish.js admits the sessions of the role named here, and only those.

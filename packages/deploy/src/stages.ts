@@ -23,6 +23,11 @@ export interface StageConfig {
    * in SSM), README "Full syncs from a read replica"; false or absent: every read on the writer.
    */
   readReplica?: boolean;
+  /**
+   * Publish requests the forwarder keeps in flight (default 8): its changes-per-second ceiling is about
+   * this over one publish's latency (docs/scale.md).
+   */
+  forwarderPublishConcurrency?: number;
   /** The stack's alarm thresholds (README "Operating it"); the package checks hold the template to them. */
   alarms: AlarmThresholds;
 }

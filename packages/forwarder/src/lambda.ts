@@ -45,6 +45,7 @@ function containerForwarder(): Forwarder {
     lockConnection: () => connect(targetFromEnv(), { ...options, max: 1, fetchTypes: false }),
     models: Object.values(models),
     publisher: graphqlPublisher(appSyncTransport({ url: appSyncUrl, region }), {
+      concurrency: countFromEnv('FORWARDER_PUBLISH_CONCURRENCY', 'publish requests in flight', 8, 1),
       onErrors: (errored) => logger.error('AppSync answered a published change with errors', { ...errored }),
     }),
   });
