@@ -17,6 +17,7 @@ import { ownerDeltaSync } from './journal-keys';
 import { median, seconds, type Figure } from './measure';
 import { purgeByPartition } from './purge';
 import { graveyardCost } from './graveyard';
+import { onlineEnable } from './online-enable';
 import { liveLatency } from './live';
 import { fleetCommand } from './fleet';
 import { FLEET_ARGS } from './fleet/options';
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     await concurrentWriters(sql);
     bundles();
     await graveyardCost(sql, SMALL, record);
+    await onlineEnable(url, sql, ROWS, record);
     await purgeByPartition(sql, url, ROWS, record);
     // Last: it adds and removes customers of its own, and runs the forwarder, which any change by the
     // figures before it would reach.
