@@ -12,9 +12,12 @@
 -- (its lastSync + 2 s; the minute covers a device clock that runs ahead). A change may then arrive twice;
 -- the SDK applies it by id, so that costs only bytes.
 --
--- Samples are kept 25 hours: the SDK runs its base query instead once a day (baseRefreshIntervalInSeconds,
--- 24 h by default), so no delta query asks for older. A lastSync older than the oldest sample (a device
--- configured to refresh less often) starts an hour earlier instead.
+-- The forwarder samples every 10 s as well (packages/forwarder/src/forwarder.ts), so samples are dense
+-- whatever the traffic. Samples are kept 25 hours: the SDK runs its base query instead once a day
+-- (baseRefreshIntervalInSeconds, 24 h by default), so no delta query asks for older. A delta query never
+-- starts more than an hour before its lastSync (a transaction open for longer than that across a query
+-- is not covered), and starts exactly an hour before when no sample is old enough (a database whose
+-- forwarder has not run yet).
 
 create table versioning.watermark_samples (
   at_ms     bigint primary key,  -- when it was taken (versioning.now_ms(), floored to 10 s)
@@ -43,7 +46,7 @@ begin
   end if;
   select s.watermark into v_sampled from versioning.watermark_samples s
    where s.at_ms <= last_sync_ms + 2000 - 60000 order by s.at_ms desc limit 1;
-  return greatest(0, least(last_sync_ms, coalesce(v_sampled, last_sync_ms - 3600000)));
+  return greatest(0, last_sync_ms - 3600000, least(last_sync_ms, coalesce(v_sampled, last_sync_ms - 3600000)));
 end
 $$;
 comment on function versioning.legacy_sync_start(bigint) is

@@ -6,8 +6,8 @@ import { Amplify } from 'aws-amplify';
 import { Hub } from 'aws-amplify/utils';
 import { decodeJWT } from '@aws-amplify/core';
 import { DataStore, syncExpression, type PersistentModelConstructor } from '@aws-amplify/datastore';
-import { createInterface } from 'node:readline';
 import { WebSocket as NodeWebSocket } from 'ws';
+import { emit, runDevice, serveCommands, type Commands } from '../device-ipc';
 
 export interface DeviceConfig {
   endpoint: string;
@@ -20,7 +20,6 @@ export interface DeviceConfig {
 }
 
 const config = JSON.parse(process.env.DEVICE_CONFIG ?? '{}') as DeviceConfig;
-const emit = (message: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
 // The network, with switches. Offline: requests fail as they would without signal (logged as
 // 'unreachable'). Lost responses: the request reaches the server, which applies it, and the answer never
@@ -91,7 +90,7 @@ async function main(): Promise<void> {
     if (!m) throw new Error(`no model ${name}`);
     return m;
   };
-  const commands: Record<string, (args: any) => Promise<unknown>> = {
+  const commands: Commands = {
     start: () => DataStore.start(),
     stop: () => DataStore.stop(),
     save: async ({ model: name, fields }) => plain(await DataStore.save(new (model(name))(fields))),
@@ -118,20 +117,7 @@ async function main(): Promise<void> {
     },
   };
 
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    const { id, command, args } = JSON.parse(line) as { id: number; command: string; args?: unknown };
-    if (command === 'exit') process.exit(0);
-    const run = commands[command];
-    if (!run) return emit({ id, error: `unknown command ${command}` });
-    run(args ?? {}).then(
-      (result) => emit({ id, result: result ?? null }),
-      (error: unknown) => emit({ id, error: error instanceof Error ? error.message : String(error) }),
-    );
-  });
-  emit({ event: 'booted' });
+  serveCommands(commands);
 }
 
-main().catch((error: unknown) => {
-  emit({ event: 'crashed', error: error instanceof Error ? error.stack : String(error) });
-  process.exit(1);
-});
+runDevice(main);

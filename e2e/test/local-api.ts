@@ -15,6 +15,10 @@ export interface LocalApi {
   user(username: string, groups?: string[]): NonNullable<DeviceConfig['user']>;
   /** A device process pointed at the endpoint (not started). */
   device(name: string, options?: Partial<DeviceConfig>): Promise<Device>;
+  /** The endpoint's URL, once it runs (from beforeAll on). */
+  endpoint(): string;
+  /** The endpoint's API key. */
+  apiKey: string;
 }
 
 export function useLocalApi(name: string): LocalApi {
@@ -49,6 +53,8 @@ export function useLocalApi(name: string): LocalApi {
       accessToken: signUserToken(credentials.jwtSecret, { username, groups, tokenUse: 'access' }),
       idToken: signUserToken(credentials.jwtSecret, { username, groups, tokenUse: 'id' }),
     }),
+    endpoint: () => server!.url,
+    apiKey: credentials.apiKey,
     async device(deviceName, options = {}) {
       const d = await Device.launch(deviceName, { endpoint: server!.url, apiKey: credentials.apiKey, modelsDir, ...options });
       devices.push(d);

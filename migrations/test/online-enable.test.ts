@@ -2,6 +2,7 @@
 // writers for long, every row gets a DataStore id, the first sync afterwards has every row and every
 // change made meanwhile, and a run killed half-way finishes when run again.
 import { connect, type Sql } from '@datastore-pg/db';
+import { migrate, migrations, toMigrations } from '@datastore-pg/migrate';
 import { models } from '@datastore-pg/schema/models';
 import { useTestDatabase } from '@datastore-pg/testing';
 import { modelResolver } from '@datastore-pg/versioning';
@@ -134,4 +135,20 @@ test('finishing before the ids or the indexes are there is refused, with what to
     code: '55000', message: expect.stringContaining('early_customers_id_key'), hint: expect.stringContaining('enable_online_statements'),
   });
   expect(await db.sql`select from versioning.models where base_table = 'early_customers'::regclass`).toHaveLength(0);
+});
+
+test('as a no-transaction migration, through the runner: the statements enable_online_statements prints', async () => {
+  await legacyTable(db.sql, 'migrated_customers', 5_000);
+  const statements = await db.sql<{ statement: string }[]>`select s as statement from versioning.enable_online_statements('migrated_customers') s`;
+  const file = ['-- datastore-pg: no-transaction', ...statements.map((s) => s.statement)].join('\n');
+  const log: string[] = [];
+
+  // The project's migrations (all applied to this database already) and one more of the app's own.
+  const name = `${String(migrations.length + 1).padStart(6, '0')}_version_migrated_customers.sql`;
+  const { applied } = await migrate(db.sql, toMigrations([...migrations, { name, sql: file }]), { log: (line) => log.push(line) });
+
+  expect(applied).toEqual([name]);
+  expect(log.filter((line) => line.includes('statement'))).toHaveLength(5);
+  expect(await db.sql`select count(*)::int as missing from migrated_customers where id is null`).toEqual([{ missing: 0 }]);
+  expect(await db.sql`select from versioning.models where base_table = 'migrated_customers'::regclass`).toHaveLength(1);
 });

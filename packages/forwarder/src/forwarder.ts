@@ -61,6 +61,8 @@ const ALL_ROWS = { scope: 'all' } as const;
 
 /** How often a forwarder with nothing to publish stores its position (what `npm run status` reads as its lag). */
 const IDLE_POSITION_EVERY_MS = 5000;
+/** How often a running forwarder records the sync watermark (versioning.legacy_sync_start, migration 000014). */
+const WATERMARK_SAMPLE_MS = 10_000;
 
 export class Forwarder {
   private readonly runtimes = new Map<string, Promise<ModelRuntime>>();
@@ -122,8 +124,15 @@ export class Forwarder {
         await sleep(options.intervalMs);
         lock = await tryLock();
       }
+      let sampledAt = 0;
       while (!options.shouldStop()) {
         const started = Date.now();
+        if (started - sampledAt >= WATERMARK_SAMPLE_MS) {
+          // The watermark of this moment, for the delta queries of the AppSync SDK's Delta Sync
+          // (migration 000014): dense samples let them start no earlier than they must.
+          await sql`select versioning.legacy_sync_start(0)`;
+          sampledAt = started;
+        }
         // If the lock's connection died, another forwarder may hold the lock by now, and two publishing
         // side by side could reorder an item's versions: stop.
         const [held] = await sql<{ held: boolean }[]>`select ${lockHeld(sql, lock.pid)} as held`;

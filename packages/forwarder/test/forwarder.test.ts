@@ -286,6 +286,19 @@ describe('publishing through GraphQL', () => {
   });
 });
 
+test('a running forwarder samples the sync watermark, for the Delta Sync SDK\'s delta queries', async () => {
+  await sql`delete from versioning.watermark_samples`;
+  let stop = false;
+  const running = new Forwarder({ connection: () => sql, lockConnection: () => connect(db.url, { max: 1 }), models: [models.Customer], publisher: collector() }).run({ intervalMs: 20, shouldStop: () => stop });
+  for (let waited = 0; (await sql`select from versioning.watermark_samples`).length === 0 && waited < 5000; waited += 20) await new Promise((done) => setTimeout(done, 20));
+  stop = true;
+  await running;
+
+  const [sample] = await sql<{ at_ms: number; watermark: number }[]>`select at_ms::float8, watermark::float8 from versioning.watermark_samples`;
+  expect(sample!.watermark).toBeGreaterThan(0);
+  expect(Math.abs(sample!.at_ms - Date.now())).toBeLessThan(60_000);
+});
+
 test('an idle forwarder stores its position every few seconds, not on every pass', async () => {
   const forwarder = await forwarderWith(collector(), [models.Customer]);
   const stored = async () => (await sql<{ at: string }[]>`select updated_at::text as at from versioning.forwarder_positions where base_table = 'customers'::regclass`)[0]!.at;

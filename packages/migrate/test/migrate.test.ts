@@ -44,7 +44,8 @@ test('a fresh install applies every migration in order, records it and says so',
   expect(names[0]).toBe('000001_versioning.sql');
   expect(result.applied).toEqual(names);
   expect(await journal(db.sql)).toEqual(migrations.map(({ id, name, checksum }) => ({ id, name, checksum })));
-  expect(lines.slice(0, names.length)).toEqual(names.map((name) => expect.stringMatching(new RegExp(`^applied ${name} in \\d+ ms$`))));
+  // A no-transaction migration also logs a line per statement.
+  expect(lines.filter((line) => line.startsWith('applied '))).toEqual(names.map((name) => expect.stringMatching(new RegExp(`^applied ${name} in \\d+ ms$`))));
   const [row] = await db.sql<{ models: number }[]>`select count(*)::int as models from versioning.models`;
   expect(row?.models).toBe(6);
 });
