@@ -84,6 +84,25 @@ test('more items than one answer can carry is a clear error, not a cut list', as
   expect(result).toMatchObject({ errorType: 'ResultTooLarge', errorMessage: expect.stringContaining('syncCustomers') });
 });
 
+test('the base query counts only live items: deleted ones, in the table or the graveyard, neither fill its answer nor its limit', async () => {
+  await db.sql`update versioning.models set base_table_ttl = '1 millisecond' where base_table = 'assets'::regclass`;
+  try {
+    const site = await createItem(models.Site, dispatcher);
+    const live = await createItem(models.Asset, dispatcher, { siteID: site.id, name: 'still here' });
+    await db.sql`insert into assets (site_id, name) select ${site.id as string}::uuid, 'scrapped ' || g from generate_series(1, 10001) g`;
+    await db.sql`delete from assets where name like 'scrapped %'`;
+    await sleep(5);
+    await db.sql`select versioning.purge_tombstones('assets', 6000)`; // about half to the graveyard, half still tombstones
+
+    const base = await ok<Item[]>(handlers.Asset!, 'listAssets', {}, dispatcher);
+
+    expect(base.map((i) => i.id)).toContain(live.id);
+    expect(base.every((i) => i._deleted === false && i.aws_ds === null)).toBe(true);
+  } finally {
+    await db.sql`update versioning.models set base_table_ttl = '30 days' where base_table = 'assets'::regclass`;
+  }
+});
+
 test('a lastSync that is not a timestamp in seconds is refused', async () => {
   for (const lastSync of [-1, 1.5, 'yesterday', Number.MAX_SAFE_INTEGER]) {
     expect(await invoke(handlers.Customer!, 'listCustomersDelta', { lastSync }, techA)).toMatchObject({ errorType: 'ValidationError' });

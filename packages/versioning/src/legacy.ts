@@ -23,8 +23,9 @@ export type LegacyItem = Item & { aws_ds: 'DELETE' | null };
 
 export async function legacyList(runtime: ModelRuntime, access: Access, outcome: RequestOutcome): Promise<LegacyItem[]> {
   await syncStart(runtime, 0); // records the watermark of this moment, for the device's next delta query
-  const items = await readToEnd(runtime, access, 0, `list${runtime.model.pluralName}`, outcome);
-  return items.filter((item) => !item._deleted).map(withDeltaAction);
+  // Only what lives: the SDK replaces its list with this one, so a deletion needs no tombstone here.
+  const items = await readToEnd(runtime, access, 0, `list${runtime.model.pluralName}`, outcome, { live: true });
+  return items.map(withDeltaAction);
 }
 
 export async function legacyDelta(runtime: ModelRuntime, access: Access, args: { lastSync?: unknown }, outcome: RequestOutcome): Promise<LegacyItem[]> {
@@ -33,7 +34,7 @@ export async function legacyDelta(runtime: ModelRuntime, access: Access, args: {
     throw invalid('lastSync must be a timestamp in seconds');
   }
   const start = await syncStart(runtime, (lastSync as number) * 1000);
-  const items = await readToEnd(runtime, access, start, `list${runtime.model.pluralName}Delta`, outcome);
+  const items = await readToEnd(runtime, access, start, `list${runtime.model.pluralName}Delta`, outcome, { live: false });
   return items.map(withDeltaAction);
 }
 
@@ -42,13 +43,14 @@ async function syncStart(runtime: ModelRuntime, lastSyncMs: number): Promise<num
   return row!.start;
 }
 
-async function readToEnd(runtime: ModelRuntime, access: Access, lastSync: number, field: string, outcome: RequestOutcome): Promise<Item[]> {
+/** The sync's items to its end; with live, only those not deleted (and the graveyard left unread). */
+async function readToEnd(runtime: ModelRuntime, access: Access, lastSync: number, field: string, outcome: RequestOutcome, { live }: { live: boolean }): Promise<Item[]> {
   const items: Item[] = [];
   let graveyardItems = 0;
   let nextToken: string | null = null;
   do {
-    const page = await sync(runtime, access, { lastSync, limit: PAGE, nextToken }, outcome);
-    items.push(...page.items);
+    const page = await sync(runtime, access, { lastSync, limit: PAGE, nextToken }, outcome, { graveyard: !live });
+    items.push(...(live ? page.items.filter((item) => !item._deleted) : page.items));
     graveyardItems += outcome.graveyardItems ?? 0;
     nextToken = page.nextToken;
     if (items.length > MAX_ITEMS) {

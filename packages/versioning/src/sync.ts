@@ -38,7 +38,12 @@ export interface SyncResult {
   startedAt: number;
 }
 
-export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs, outcome: RequestOutcome = {}): Promise<SyncResult> {
+export interface SyncOptions {
+  /** Whether a full or base sync goes on with the graveyard's deletions (DataStore's: yes). */
+  graveyard?: boolean;
+}
+
+export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs, outcome: RequestOutcome = {}, options: SyncOptions = {}): Promise<SyncResult> {
   const limit = syncLimit(args.limit);
   const lastSync = syncLastSync(args.lastSync);
   const filter = compileFilter(runtime, args.filter);
@@ -56,7 +61,7 @@ export async function sync(runtime: ModelRuntime, access: Access, args: SyncArgs
   const { rows, buried } = await readWhereReplayed(runtime, cursor, outcome, async (rt) => {
     const page = cursor.graveyard ? [] : await readPage(rt, cursor, access, filter, journalEqualities(runtime, args.filter), limit);
     // The table's rows are done when a page comes back short: the rest of it from the graveyard.
-    if (cursor.mode === 'delta' || page.length === limit) return { rows: page, buried: 0 };
+    if (cursor.mode === 'delta' || page.length === limit || options.graveyard === false) return { rows: page, buried: 0 };
     const graveyard = await readGraveyard(rt, cursor, access, filter, limit - page.length);
     return { rows: [...page, ...graveyard], buried: graveyard.length };
   });
