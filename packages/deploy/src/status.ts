@@ -24,6 +24,8 @@ export interface ModelStatus {
   oldestJournalAgeMs: number | null;
   deltaTtlMs: number;
   mergeRows: number | null;
+  /** Purged tombstones in the graveyard (000013): every full sync of a device sends them all. */
+  graveyardRows: number | null;
   /** The journal's time ranges (000012), how far the newest reaches past now, and rows in its default partition. */
   journalPartitions: { ranges: number; aheadMs: number | null; defaultRows: number };
 }
@@ -55,8 +57,9 @@ export async function collectStatus(sql: Sql, thresholds: StatusThresholds = DEF
   const now = clock!.now;
 
   const models: ModelStatus[] = [];
-  const versioned = await sql<{ base: string; delta: string; merge: string | null; delta_ttl_ms: number }[]>`
+  const versioned = await sql<{ base: string; delta: string; merge: string | null; graveyard: string | null; delta_ttl_ms: number }[]>`
     select base_table::text as base, delta_table::text as delta, versioning.merge_table(base_table)::text as merge,
+           versioning.graveyard_table(base_table)::text as graveyard,
            (extract(epoch from delta_sync_table_ttl) * 1000)::bigint as delta_ttl_ms
       from versioning.models order by 1`;
   for (const m of versioned) {
@@ -64,9 +67,10 @@ export async function collectStatus(sql: Sql, thresholds: StatusThresholds = DEF
     const [base] = await sql.unsafe<{ rows: number; tombstones: number }[]>(`select count(*)::int as rows, count(*) filter (where _deleted)::int as tombstones from ${m.base}`);
     const [delta] = await sql.unsafe<{ rows: number; oldest: number | null }[]>(`select count(*)::int as rows, min(_last_changed_at) as oldest from ${m.delta}`);
     const merge = m.merge ? (await sql.unsafe<{ rows: number }[]>(`select count(*)::int as rows from ${m.merge}`))[0]!.rows : null;
+    const graveyard = m.graveyard ? (await sql.unsafe<{ rows: number }[]>(`select count(*)::int as rows from ${m.graveyard}`))[0]!.rows : null;
     const oldestJournalAgeMs = delta!.oldest === null ? null : now - delta!.oldest;
     const journalPartitions = await partitionsOf(sql, m.delta, now);
-    models.push({ table: m.base, rows: base!.rows, tombstones: base!.tombstones, journalRows: delta!.rows, oldestJournalAgeMs, deltaTtlMs: m.delta_ttl_ms, mergeRows: merge, journalPartitions });
+    models.push({ table: m.base, rows: base!.rows, tombstones: base!.tombstones, journalRows: delta!.rows, oldestJournalAgeMs, deltaTtlMs: m.delta_ttl_ms, mergeRows: merge, graveyardRows: graveyard, journalPartitions });
     // Purge creates the ranges ahead (6 h and more): rows outside every range land in the default
     // partition, and a journal whose ranges end within the hour soon writes only there.
     if (journalPartitions.defaultRows > 0 || (journalPartitions.aheadMs ?? 0) < 3_600_000) {
@@ -141,8 +145,8 @@ export function renderStatus(status: Status): string {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
     for (const row of [head, ...rows]) lines.push(row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]!) : String(cell).padStart(widths[i]!))).join('  '));
   };
-  table(['model table', 'rows', 'tombstones', 'journal', 'oldest change', 'merge history', 'journal ranges'],
-    status.models.map((m) => [m.table, m.rows, m.tombstones, m.journalRows, m.oldestJournalAgeMs === null ? '-' : duration(m.oldestJournalAgeMs), m.mergeRows ?? '-',
+  table(['model table', 'rows', 'tombstones', 'journal', 'oldest change', 'merge history', 'graveyard', 'journal ranges'],
+    status.models.map((m) => [m.table, m.rows, m.tombstones, m.journalRows, m.oldestJournalAgeMs === null ? '-' : duration(m.oldestJournalAgeMs), m.mergeRows ?? '-', m.graveyardRows ?? '-',
       `${m.journalPartitions.ranges}, to +${m.journalPartitions.aheadMs === null ? '-' : duration(Math.max(0, m.journalPartitions.aheadMs))}${m.journalPartitions.defaultRows ? `, ${m.journalPartitions.defaultRows} in default` : ''}`]));
   lines.push('');
   const held = status.watermark.heldBy;

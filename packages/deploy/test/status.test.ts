@@ -28,6 +28,24 @@ test('a healthy database: every model with its rows, tombstones and journal, no 
   expect(json.problems).toEqual([]);
 });
 
+test('the graveyard: purged tombstones per model, which every full sync sends', async () => {
+  await db.sql`update versioning.models set base_table_ttl = '1 millisecond' where base_table = 'sites'::regclass`;
+  try {
+    const [customer] = await db.sql<{ id: string }[]>`insert into customers (name) values ('Graveyard Co') returning id`;
+    await db.sql`insert into sites (customer_id, name) select ${customer!.id}, 'closed ' || g from generate_series(1, 3) g`;
+    await db.sql`delete from sites where name like 'closed %'`;
+    await new Promise((done) => setTimeout(done, 5));
+    await db.sql`select versioning.purge_tombstones('sites', 100)`;
+
+    const json = JSON.parse((await status(['--json'])).output) as { models: { table: string; graveyardRows: number }[] };
+
+    expect(json.models.find((m) => m.table === 'sites')).toMatchObject({ graveyardRows: 3 });
+    expect((await status()).output).toMatch(/^model table .* graveyard /m);
+  } finally {
+    await db.sql`update versioning.models set base_table_ttl = '30 days' where base_table = 'sites'::regclass`;
+  }
+});
+
 test('a transaction held open: the watermark lag and who holds it (no query text), exit code 1', async () => {
   const held = db.connect(1);
   const session = await held.reserve();
