@@ -17,9 +17,10 @@
 --    _last_changed_at 0 for the rows already there, then now_ms() for new ones) and now() for the
 --    timestamps (a stable default is stored once, not written into every row). A missing DataStore id
 --    column is added empty, with gen_random_uuid() as the default for rows inserted from then on.
--- 2. The ids of the rows already there, in batches of batch_size, each its own transaction, rows other
---    sessions hold skipped and taken by a later batch; progress in versioning.online_enables and as a
---    NOTICE per batch.
+-- 2. The ids of the rows already there, in batches of about batch_size rows, each its own transaction:
+--    a pass over the table's pages in order, then the rows it missed (moved by updates meanwhile), rows
+--    other sessions hold skipped and taken by a later batch; progress in versioning.online_enables and as
+--    a NOTICE per batch.
 -- 3. The indexes, CONCURRENTLY: writers go on.
 -- 4. A NOT VALID check that the id is not null, validated (a scan that blocks no writer), then SET NOT
 --    NULL, which trusts the valid check instead of scanning under its strong lock.
@@ -105,6 +106,21 @@ begin
 end
 $$;
 
+-- Adds a batch's ids to the progress, and tells it (a NOTICE, for the migration runner's log).
+create function versioning.count_ids_backfilled(base_table regclass, ids bigint) returns void
+language plpgsql
+as $$
+declare
+  v_done bigint;
+begin
+  update versioning.online_enables e set ids_backfilled = e.ids_backfilled + ids
+   where e.base_table = count_ids_backfilled.base_table returning e.ids_backfilled into v_done;
+  if ids > 0 then
+    raise notice '%: % ids filled in', base_table, v_done;
+  end if;
+end
+$$;
+
 -- Steps 1 and 2. Does nothing to a table already versioned.
 create procedure versioning.enable_online(
   base_table regclass,
@@ -120,7 +136,10 @@ declare
   v_id_type regtype;
   v_index record;
   v_batch int;
-  v_done bigint;
+  v_fill text;
+  v_pages bigint;
+  v_pages_per_batch int;
+  v_page bigint;
 begin
   if exists (select from versioning.models m where m.base_table = enable_online.base_table) then
     raise notice '% is versioned already', base_table;
@@ -178,20 +197,33 @@ begin
     base_table, id_column, case when v_id_type = 'uuid'::regtype then '' else '::text' end), lock_timeout_ms);
   commit;
 
-  -- 2. Ids, in committed batches.
-  loop
-    execute format($q$
-      update %1$s set %2$I = gen_random_uuid()%3$s where ctid = any(array(
-        select t.ctid from %1$s t where t.%2$I is null limit $1 for update skip locked))
-    $q$, base_table, id_column, case when v_id_type = 'uuid'::regtype then '' else '::text' end)
-    using batch_size;
+  -- 2. Ids, in committed batches. First a pass over the table's pages in order, a range of them per
+  -- batch (a TID range scan: each batch reads only its own pages, where looking for rows still without
+  -- an id from the table's start would read every page filled before it, again and again: quadratic on
+  -- a large table). The rows that pass did not reach (updated meanwhile, a new version of a row lands
+  -- on a page already passed) are then taken in batches of those left, until none lacks an id.
+  v_fill := format('update %1$s set %2$I = gen_random_uuid()%3$s', base_table, id_column,
+                   case when v_id_type = 'uuid'::regtype then '' else '::text' end);
+  select greatest(1, pg_relation_size(base_table) / current_setting('block_size')::int),
+         greatest(1, floor(batch_size * greatest(c.relpages, 1) / greatest(c.reltuples, 1))::int)
+    into v_pages, v_pages_per_batch
+    from pg_class c where c.oid = base_table;
+  v_page := 0;
+  while v_page < v_pages loop
+    execute v_fill || format(' where ctid >= %L::tid and ctid < %L::tid and %I is null',
+                             format('(%s,0)', v_page), format('(%s,0)', v_page + v_pages_per_batch), id_column);
     get diagnostics v_batch = row_count;
-    update versioning.online_enables e set ids_backfilled = e.ids_backfilled + v_batch
-     where e.base_table = enable_online.base_table returning e.ids_backfilled into v_done;
+    v_page := v_page + v_pages_per_batch;
+    perform versioning.count_ids_backfilled(base_table, v_batch);
     commit;
-    if v_batch > 0 then
-      raise notice '%: % ids filled in', base_table, v_done;
-    end if;
+  end loop;
+  loop
+    execute v_fill || format(' where ctid = any(array(select t.ctid from %1$s t where t.%2$I is null limit $1 for update skip locked))',
+                             base_table, id_column)
+      using batch_size;
+    get diagnostics v_batch = row_count;
+    perform versioning.count_ids_backfilled(base_table, v_batch);
+    commit;
     -- Done when no row lacks one; rows held by other sessions (skipped) are taken by the next batches.
     exit when v_batch = 0 and not versioning.has_null(base_table, id_column);
     if v_batch = 0 then

@@ -61,7 +61,7 @@ const ALL_ROWS = { scope: 'all' } as const;
 
 /** How often a forwarder with nothing to publish stores its position (what `npm run status` reads as its lag). */
 const IDLE_POSITION_EVERY_MS = 5000;
-/** How often a running forwarder records the sync watermark (versioning.legacy_sync_start, migration 000014). */
+/** How often a running forwarder records the sync watermark (versioning.sample_watermark, migration 000014). */
 const WATERMARK_SAMPLE_MS = 10_000;
 
 export class Forwarder {
@@ -130,7 +130,7 @@ export class Forwarder {
         if (started - sampledAt >= WATERMARK_SAMPLE_MS) {
           // The watermark of this moment, for the delta queries of the AppSync SDK's Delta Sync
           // (migration 000014): dense samples let them start no earlier than they must.
-          await sql`select versioning.legacy_sync_start(0)`;
+          await sql`select versioning.sample_watermark()`;
           sampledAt = started;
         }
         // If the lock's connection died, another forwarder may hold the lock by now, and two publishing

@@ -5,9 +5,9 @@
 //   list<Plural>Delta(lastSync)   the delta query: every item changed since lastSync (seconds, the SDK's
 //                                 own clock), deletions marked aws_ds: DELETE
 // Neither pages (the SDK cannot): each reads its sync to the end, up to MAX_ITEMS items. Where the delta
-// query starts is the database's call (versioning.legacy_sync_start, migration 000014): the SDK's
-// lastSync is its clock, not the server's watermark, so a change committing late would otherwise be
-// skipped.
+// query starts is the database's call (versioning.legacy_sync_start, from the watermark the forwarder
+// samples; migration 000014): the SDK's lastSync is its clock, not the server's watermark, so a change
+// committing late would otherwise be skipped.
 import { DataStoreError, ErrorCode, invalid } from './errors';
 import type { Access } from './auth';
 import type { Item } from './items';
@@ -16,13 +16,12 @@ import type { ModelRuntime } from './runtime';
 import { sync } from './sync';
 
 /** An answer the SDK can take in one piece: under AppSync's and Lambda's response limits for items of a few KB. */
-export const MAX_ITEMS = 10_000;
+const MAX_ITEMS = 10_000;
 const PAGE = 1000;
 
-export type LegacyItem = Item & { aws_ds: 'DELETE' | null };
+type LegacyItem = Item & { aws_ds: 'DELETE' | null };
 
 export async function legacyList(runtime: ModelRuntime, access: Access, outcome: RequestOutcome): Promise<LegacyItem[]> {
-  await syncStart(runtime, 0); // records the watermark of this moment, for the device's next delta query
   // Only what lives: the SDK replaces its list with this one, so a deletion needs no tombstone here.
   const items = await readToEnd(runtime, access, 0, `list${runtime.model.pluralName}`, outcome, { live: true });
   return items.map(withDeltaAction);
